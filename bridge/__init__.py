@@ -1,0 +1,1 @@
+"""maskproof's bridge: runtime tensors into spec objects, audits, the bug zoo and test vectors."""

@@ -1,0 +1,95 @@
+"""The ``maskproof`` command line: one entry point, one subcommand per job.
+
+Subcommands that need PyTorch import it only when they run, so ``maskproof check`` (the spec's
+self-check) works on a machine where only the standard library and Hypothesis are usable.
+Every user error ends in one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _check(args: argparse.Namespace) -> int:
+    from bridge.check import run_check
+
+    return run_check(args.examples, args.seed, Path(args.out), progress=not args.quiet)
+
+
+def _add_check_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "check", help="run every Lean theorem check on a fixed seed; write a traceability table",
+        description="Run every registered Lean theorem check over Hypothesis-drawn inputs with a "
+                    "fixed seed, print one line per Lean module, and write a JSON table "
+                    "(Lean name -> Python mirror -> tests -> status). Exit 1 on any failure.")
+    parser.add_argument("--examples", type=int, default=300,
+                        help="examples per theorem (default 300)")
+    parser.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
+    parser.add_argument("--out", default="traceability.json",
+                        help="where to write the table (default traceability.json)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_check)
+
+
+def _add_runtime_parsers(
+        subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    try:
+        from runtime import cli as runtime_cli
+    except ImportError as error:  # torch missing: the spec commands still work
+        message = f"needs PyTorch ({error}); install it with: pip install torch"
+        for name in ("train", "probe"):
+            stub = subparsers.add_parser(name, help=f"unavailable: {message}")
+            stub.set_defaults(func=lambda _args, m=message: _unavailable(m))
+        return
+    runtime_cli.add_train_parser(subparsers)
+    runtime_cli.add_probe_parser(subparsers)
+
+
+def _unavailable(message: str) -> int:
+    print(f"maskproof: {message}", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="maskproof",
+        description="Check masked self-supervised learning code against the TorchLean Lean "
+                    "semantics, and train MAE / I-JEPA models that meet them.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_check_parser(subparsers)
+    _add_runtime_parsers(subparsers)
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [ValueError, OSError]
+    try:
+        from runtime.errors import UserError
+    except ImportError:
+        pass
+    else:
+        errors.append(UserError)
+    return tuple(errors)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.func
+    try:
+        return handler(args)
+    except _user_errors() as error:
+        print(f"maskproof {args.command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"maskproof {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

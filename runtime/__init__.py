@@ -1,0 +1,1 @@
+"""PyTorch runtime: tensor masks, MAE / I-JEPA / compact TorchLean models and their training."""

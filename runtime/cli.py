@@ -1,0 +1,152 @@
+"""``maskproof train {mae,jepa,vector-mae,image-mae}`` and ``maskproof probe RUN_DIR``.
+
+Flags default to "not given" so that ``--config FILE`` values are overridden only by flags the
+user actually typed. ``bridge.cli`` wires these parsers in; ``python -m runtime.cli`` runs them
+on their own with the same one-line error handling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from runtime.config import DEVICES, TASKS, read_config_file, resolve_config
+from runtime.errors import UserError
+
+#: (flag, config field, type, help) of every flag that sets a TrainConfig field.
+_CONFIG_FLAGS: tuple[tuple[str, str, type, str], ...] = (
+    ("--epochs", "epochs", int, "passes over the data (default 100 for mae/jepa, 20 compact)"),
+    ("--steps", "steps", int, "optimizer steps; overrides --epochs"),
+    ("--batch-size", "batch_size", int,
+     "global batch size, split across torchrun processes (default 128)"),
+    ("--mask-ratio", "mask_ratio", str,
+     "mae: fraction of patches masked, a decimal or fraction in [0, 1) (default 0.75)"),
+    ("--patch-size", "patch_size", int, "patch side in pixels (default 4)"),
+    ("--lr", "lr", float, "base learning rate; the peak is lr x batch / 256 "
+                          "(default 1.5e-3 mae, 1e-3 otherwise)"),
+    ("--min-lr", "min_lr", float, "learning rate at the end of the cosine (default 0)"),
+    ("--warmup-steps", "warmup_steps", int, "linear warmup steps (default 5%% of the steps)"),
+    ("--weight-decay", "weight_decay", float,
+     "AdamW weight decay on weight matrices (default 0.05)"),
+    ("--clip-grad", "clip_grad", float, "clip the global gradient norm to this value"),
+    ("--seed", "seed", int, "seed of the data order, masks and initialisation (default 0)"),
+    ("--device", "device", str, "auto, cpu or cuda (default auto)"),
+    ("--data", "data", str, "N x C x H x W .npy images, uint8 or float (default: digits)"),
+    ("--labels", "labels", str, "N integer labels .npy for --data (used by the probe)"),
+    ("--image-size", "image_size", int, "side of the upsampled digits (default 16)"),
+    ("--model", "model", str, "mae/jepa model preset: tiny, small, vit_b_16, ... (default tiny)"),
+    ("--period", "period", int, "vector-mae/image-mae: mask period (default 4)"),
+    ("--offset", "offset", int, "vector-mae/image-mae: mask offset (default 0)"),
+    ("--hidden-dim", "hidden_dim", int, "vector-mae/image-mae: MLP width (default 256)"),
+    ("--recon-dim", "recon_dim", int, "image-mae: reconstruction prefix width (default C*H*W)"),
+    ("--checkpoint-every", "checkpoint_every", int, "steps between checkpoints (default 100)"),
+    ("--log-every", "log_every", int, "steps between metric lines (default 10)"),
+)
+#: Flags a resumed run may still take (they do not change what is computed on CPU).
+_RESUME_FLAGS = {"device"}
+
+
+def _one_line_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    print(f"{parser.prog}: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _quiet_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """argparse's own errors as one line (no usage dump), exit status 2 as usual."""
+    setattr(parser, "error", lambda message: _one_line_error(parser, message))  # noqa: B010
+    return parser
+
+
+def add_train_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train MAE, I-JEPA or a compact TorchLean model",
+        description="Train a masked self-supervised model into a run folder (config.json, "
+                    "metrics.jsonl, checkpoint.pt, loss_curve.png, reconstructions.png, "
+                    "summary.json, COMPLETE). Works unchanged under torchrun (DDP). "
+                    "Precedence: defaults < --config FILE < flags.")
+    parser.add_argument("task", choices=TASKS, help="objective to train")
+    for flag, dest, kind, text in _CONFIG_FLAGS:
+        parser.add_argument(flag, dest=dest, type=kind, default=None, help=text)
+    parser.add_argument("--config", default=None,
+                        help="JSON object of the same settings (dashes or underscores)")
+    parser.add_argument("--out", default=None,
+                        help="new run folder (default runs/<task>-<timestamp>)")
+    parser.add_argument("--resume", default=None, metavar="RUN_DIR",
+                        help="continue the run in RUN_DIR from its last checkpoint")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run_train)
+    _quiet_errors(parser)
+
+
+def add_probe_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "probe", help="linear probe of a run's frozen encoder",
+        description="Fit a logistic-regression probe on frozen encoder features (pretrained, "
+                    "the same architecture at its initialisation, and raw pixels) on a fixed "
+                    "stratified split; print the accuracies and write RUN_DIR/probe.json.")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by maskproof train")
+    parser.add_argument("--labels", default=None,
+                        help="N integer labels .npy (default: the run's labels or digits')")
+    parser.add_argument("--device", default="auto", help=f"{', '.join(DEVICES)} (default auto)")
+    parser.add_argument("--quiet", action="store_true", help="do not print the table")
+    parser.set_defaults(func=run_probe)
+    _quiet_errors(parser)
+
+
+def _given_flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {dest: getattr(args, dest) for _, dest, _, _ in _CONFIG_FLAGS
+            if getattr(args, dest) is not None}
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from runtime.train import read_run_config, train
+
+    flags = _given_flags(args)
+    if args.resume is not None:
+        extra = ["--" + name.replace("_", "-") for name in sorted(set(flags) - _RESUME_FLAGS)]
+        extra += [flag for flag, value in (("--config", args.config), ("--out", args.out))
+                  if value is not None]
+        if extra:
+            raise UserError(f"--resume continues the saved config; drop {', '.join(extra)}")
+        config = read_run_config(Path(args.resume))
+        if config.task != args.task:
+            raise UserError(f"--resume {args.resume}: a {config.task} run, not {args.task}")
+    else:
+        file_values = read_config_file(args.config) if args.config is not None else {}
+        config = resolve_config(args.task, file_values, flags)
+    result = train(config, out=args.out, resume=args.resume, device=flags.get("device"),
+                   quiet=args.quiet)
+    if not args.quiet and result.run_dir is not None:
+        print(f"{config.task}: {result.final_step} steps, final loss {result.final_loss:.6g}, "
+              f"run folder {result.run_dir}")
+    return 0
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    from runtime.probe import run_probe as probe
+
+    probe(args.run_dir, labels_path=args.labels, device_name=args.device, quiet=args.quiet)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry (``python -m runtime.cli``); ``maskproof`` itself is bridge.cli."""
+    parser = argparse.ArgumentParser(prog="maskproof")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_train_parser(subparsers)
+    add_probe_parser(subparsers)
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except (UserError, ValueError, OSError) as error:
+        print(f"maskproof {args.command}: {error}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

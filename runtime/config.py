@@ -1,0 +1,207 @@
+"""The training configuration: one frozen record, merged from defaults, a JSON file and flags.
+
+Precedence is built-in defaults < per-task defaults < ``--config FILE`` < explicit flags. Every
+value is validated here, before any run folder exists, so a bad flag never leaves a half-made run
+behind. The resolved record is what ``config.json`` in the run folder holds and what ``--resume``
+and ``maskproof probe`` read back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from runtime.errors import UserError
+
+TASKS = ("mae", "jepa", "vector-mae", "image-mae")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (``quiet`` and the like are not part of it)."""
+
+    task: str
+    model: str = "tiny"  # preset name for mae / jepa; the compact tasks ignore it
+    epochs: int = 100
+    steps: int | None = None  # overrides epochs when set
+    batch_size: int = 128  # global batch, split across processes under torchrun
+    mask_ratio: str = "0.75"  # kept as the user wrote it, so the keep count is exact
+    patch_size: int = 4
+    lr: float = 1.5e-3  # base learning rate; the peak is lr * batch_size / 256
+    min_lr: float = 0.0
+    warmup_steps: int | None = None  # default: 5% of the total steps
+    weight_decay: float = 0.05
+    clip_grad: float | None = None  # max global gradient norm; None = no clipping
+    seed: int = 0
+    device: str = "auto"
+    data: str | None = None  # N x C x H x W .npy; None = scikit-learn digits
+    labels: str | None = None  # N integer labels .npy (probe only)
+    image_size: int = 16  # digits are upsampled to this size; ignored for --data
+    period: int = 4  # compact tasks: TorchLean's deterministic mask period
+    offset: int = 0  # compact tasks: TorchLean's deterministic mask offset
+    hidden_dim: int = 256  # compact tasks: MLP width
+    recon_dim: int | None = None  # image-mae: target prefix width; None = C*H*W
+    checkpoint_every: int = 100
+    log_every: int = 10
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+#: Per-task defaults that differ from the dataclass defaults (kept small: each is a tuning fact).
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "mae": {},
+    "jepa": {"lr": 1e-3},
+    "vector-mae": {"epochs": 20, "lr": 1e-3},
+    "image-mae": {"epochs": 20, "lr": 1e-3},
+}
+
+_FIELDS = {field.name: field for field in dataclasses.fields(TrainConfig)}
+_INT = {"epochs", "steps", "batch_size", "patch_size", "warmup_steps", "seed", "image_size",
+        "period", "offset", "hidden_dim", "recon_dim", "checkpoint_every", "log_every"}
+_FLOAT = {"lr", "min_lr", "weight_decay", "clip_grad"}
+_STR = {"task", "model", "device", "data", "labels"}
+_OPTIONAL = {"steps", "warmup_steps", "clip_grad", "data", "labels", "recon_dim"}
+
+
+def _coerce(name: str, value: object, source: str) -> object:
+    """Check one value's type; JSON numbers and flag strings both arrive here."""
+    if value is None:
+        if name in _OPTIONAL:
+            return None
+        raise UserError(f"{source}: `{name}` may not be null")
+    if name in _INT:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserError(f"{source}: `{name}` must be an integer, got {value!r}")
+        return value
+    if name in _FLOAT:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"{source}: `{name}` must be a number, got {value!r}")
+        return float(value)
+    if name == "mask_ratio":
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise UserError(f"{source}: `mask_ratio` must be a number or a string, got {value!r}")
+        # A JSON float keeps its shortest repr (0.75 -> "0.75"), the decimal the user wrote.
+        return value if isinstance(value, str) else repr(value)
+    if name in _STR:
+        if not isinstance(value, str):
+            raise UserError(f"{source}: `{name}` must be a string, got {value!r}")
+        return value
+    raise AssertionError(f"field {name} has no type rule")  # pragma: no cover
+
+
+def read_config_file(path: str) -> dict[str, object]:
+    """Read a ``--config`` JSON object; keys may use dashes (flag spelling) or underscores."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"--config {path}: cannot read ({error.strerror or error})") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UserError(f"--config {path}: not valid JSON ({error.msg} at line {error.lineno})") \
+            from None
+    if not isinstance(raw, dict):
+        raise UserError(f"--config {path}: expected a JSON object, got {type(raw).__name__}")
+    return {str(key).replace("-", "_"): value for key, value in raw.items()}
+
+
+def resolve_config(
+    task: str, file_values: Mapping[str, object], flag_values: Mapping[str, object]
+) -> TrainConfig:
+    """Merge defaults, file and flags (flags win), type-check and validate the result."""
+    if task not in TASKS:
+        raise UserError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    values: dict[str, object] = dict(TASK_DEFAULTS[task])
+    for source, layer in (("--config", file_values), ("flag", flag_values)):
+        for name, value in layer.items():
+            if name not in _FIELDS or name == "task":
+                raise UserError(f"{source}: unknown setting {name!r}")
+            values[name] = _coerce(name, value, source)
+    if file_values.get("task", task) != task:
+        raise UserError(f"--config: task {file_values['task']!r} does not match command {task!r}")
+    for name in ("data", "labels"):
+        path = values.get(name)
+        if isinstance(path, str):  # absolute, so resume and probe work from any directory
+            values[name] = str(Path(path).expanduser().resolve())
+    config = TrainConfig(task=task, **values)  # type: ignore[arg-type]
+    validate_config(config)
+    return config
+
+
+def config_from_json_dict(raw: Mapping[str, object], source: str) -> TrainConfig:
+    """Rebuild a config saved in a run folder (``config.json`` or a checkpoint)."""
+    values = {}
+    for name, value in raw.items():
+        if name not in _FIELDS:
+            raise UserError(f"{source}: unknown setting {name!r}")
+        values[name] = _coerce(name, value, source)
+    if "task" not in values:
+        raise UserError(f"{source}: no `task` recorded")
+    config = TrainConfig(**values)  # type: ignore[arg-type]
+    validate_config(config)
+    return config
+
+
+def parse_ratio(text: str) -> Fraction:
+    """The mask ratio as an exact fraction in [0, 1), from the decimal the user wrote."""
+    try:
+        ratio = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise UserError(f"--mask-ratio {text!r}: expected a number in [0, 1)") from None
+    if not 0 <= ratio < 1:
+        raise UserError(f"--mask-ratio {text}: expected a number in [0, 1)")
+    return ratio
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise UserError(message)
+
+
+def validate_config(config: TrainConfig) -> None:
+    """Reject every value no run could use; shape checks against the data happen in tasks."""
+    _require(config.task in TASKS,
+             f"unknown task {config.task!r}; expected one of {', '.join(TASKS)}")
+    _require(config.device in DEVICES,
+             f"--device {config.device!r}: expected one of {', '.join(DEVICES)}")
+    _require(config.epochs > 0, f"--epochs {config.epochs}: expected a positive integer")
+    _require(config.steps is None or config.steps > 0,
+             f"--steps {config.steps}: expected a positive integer")
+    _require(config.batch_size > 0,
+             f"--batch-size {config.batch_size}: expected a positive integer")
+    parse_ratio(config.mask_ratio)
+    _require(config.patch_size > 0,
+             f"--patch-size {config.patch_size}: expected a positive integer")
+    for flag, value in (("--lr", config.lr), ("--min-lr", config.min_lr),
+                        ("--weight-decay", config.weight_decay)):
+        _require(math.isfinite(value) and value >= 0,
+                 f"{flag} {value}: expected a finite non-negative number")
+    _require(config.lr > 0, f"--lr {config.lr}: expected a positive number")
+    _require(config.warmup_steps is None or config.warmup_steps >= 0,
+             f"--warmup-steps {config.warmup_steps}: expected a non-negative integer")
+    _require(config.clip_grad is None or (math.isfinite(config.clip_grad)
+                                          and config.clip_grad > 0),
+             f"--clip-grad {config.clip_grad}: expected a positive number")
+    _require(config.seed >= 0, f"--seed {config.seed}: expected a non-negative integer")
+    _require(config.image_size > 0,
+             f"--image-size {config.image_size}: expected a positive integer")
+    _require(config.period >= 0, f"--period {config.period}: expected a non-negative integer")
+    _require(config.offset >= 0, f"--offset {config.offset}: expected a non-negative integer")
+    _require(config.hidden_dim > 0,
+             f"--hidden-dim {config.hidden_dim}: expected a positive integer")
+    _require(config.recon_dim is None or config.recon_dim > 0,
+             f"--recon-dim {config.recon_dim}: expected a positive integer")
+    _require(config.checkpoint_every > 0,
+             f"--checkpoint-every {config.checkpoint_every}: expected a positive integer")
+    _require(config.log_every > 0, f"--log-every {config.log_every}: expected a positive integer")
+    _require(config.labels is None or config.data is not None,
+             "--labels needs --data (the embedded digits bring their own labels)")

@@ -1,0 +1,133 @@
+"""Frozen-encoder linear probe of a run: pretrained vs the same architecture at init vs pixels.
+
+Features come from the task's encoder on the full, unmasked images, in eval mode, without
+gradients (MAE: the CLS token, the mean of the patch tokens, and both concatenated; I-JEPA: the
+mean of the patch tokens; the compact models: their hidden layer). The "random init" encoder is
+the run's own starting point: the same architecture initialised from the run's seed. Each
+feature set is standardised on the training split and fitted with scikit-learn's multinomial
+logistic regression; the split is a fixed stratified 75/25 one (``random_state = 0``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, write_json_atomic
+from runtime.data import labels_from_array, load_images, load_npy
+from runtime.distributed import DistContext, resolve_device
+from runtime.errors import UserError
+from runtime.tasks import Task, build_model_seeded, make_task
+from runtime.train import COMPLETE_NAME, read_run_config
+
+PROBE_NAME = "probe.json"
+TEST_FRACTION = 0.25
+SPLIT_SEED = 0
+FEATURE_BATCH = 256
+
+
+def extract_features(task: Task, model: nn.Module, images: torch.Tensor,
+                     device: torch.device) -> dict[str, NDArray[np.float64]]:
+    """Every named feature set of ``images``, batch by batch, as float64 arrays."""
+    model.eval()
+    parts: dict[str, list[torch.Tensor]] = {}
+    with torch.no_grad():
+        for start in range(0, images.shape[0], FEATURE_BATCH):
+            batch = images[start:start + FEATURE_BATCH].to(device)
+            for name, value in task.features(model, batch).items():
+                parts.setdefault(name, []).append(value.float().cpu())
+    return {name: torch.cat(chunks).double().numpy() for name, chunks in parts.items()}
+
+
+def probe_accuracy(features: NDArray[np.float64], labels: NDArray[np.int64],
+                   train: NDArray[np.intp], test: NDArray[np.intp]) -> float:
+    """Test accuracy of a standardised logistic-regression probe fitted on ``train``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(features[train])
+    classifier = LogisticRegression(max_iter=2000)
+    classifier.fit(scaler.transform(features[train]), labels[train])
+    return float(classifier.score(scaler.transform(features[test]), labels[test]))
+
+
+def stratified_split(labels: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(labels - labels.min())
+    if len(np.unique(labels)) < 2:
+        raise UserError("probe: the labels hold a single class; a probe needs at least two")
+    if counts[counts > 0].min() < 2:
+        raise UserError("probe: some class has a single example; a stratified split needs >= 2")
+    indices = np.arange(labels.shape[0])
+    train, test = train_test_split(indices, test_size=TEST_FRACTION, stratify=labels,
+                                   random_state=SPLIT_SEED)
+    return np.asarray(train), np.asarray(test)
+
+
+def run_probe(run_dir: str, labels_path: str | None = None, device_name: str = "auto",
+              quiet: bool = False) -> dict[str, Any]:
+    """Probe the run in ``run_dir``; print the table unless ``quiet``; write ``probe.json``."""
+    folder = Path(run_dir)
+    config = read_run_config(folder)
+    state = load_checkpoint(folder / CHECKPOINT_NAME)
+    device = resolve_device(device_name, DistContext())
+    data = load_images(config.data, config.labels, config.image_size)
+    if labels_path is not None:
+        loaded = load_npy(labels_path, "--labels")
+        labels_tensor = labels_from_array(loaded, data.images.shape[0], f"--labels {labels_path}")
+    elif data.labels is not None:
+        labels_tensor = data.labels
+    else:
+        raise UserError(f"probe {folder}: the run's data has no labels; pass --labels y.npy")
+    labels = labels_tensor.numpy()
+    task = make_task(config, data.shape)
+    pretrained = build_model_seeded(task, config.seed)
+    try:
+        pretrained.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise UserError(f"checkpoint in {folder}: does not fit the model "
+                        f"({str(error).splitlines()[0][:160]})") from None
+    initial = build_model_seeded(task, config.seed)
+    train, test = stratified_split(labels)
+    results: dict[str, Any] = {"pretrained": {}, "random_init": {}}
+    for key, model in (("pretrained", pretrained), ("random_init", initial)):
+        features = extract_features(task, model.to(device), data.images, device)
+        for name, values in features.items():
+            results[key][name] = probe_accuracy(values, labels, train, test)
+    pixels = data.images.flatten(1).double().numpy()
+    results["raw_pixels"] = probe_accuracy(pixels, labels, train, test)
+    report = {
+        "run": str(folder.resolve()), "task": config.task, "checkpoint_step": state["step"],
+        "complete": (folder / COMPLETE_NAME).exists(), "data": data.source,
+        "split": {"test_fraction": TEST_FRACTION, "random_state": SPLIT_SEED,
+                  "train": int(train.size), "test": int(test.size), "stratified": True},
+        "classifier": "StandardScaler + LogisticRegression(max_iter=2000)",
+        "accuracy": results,
+    }
+    write_json_atomic(folder / PROBE_NAME, report)
+    if not quiet:
+        print(format_table(report))
+    return report
+
+
+def format_table(report: dict[str, Any]) -> str:
+    accuracy = report["accuracy"]
+    lines = [f"linear probe of {report['task']} at step {report['checkpoint_step']} "
+             f"({report['split']['train']} train / {report['split']['test']} test images)",
+             f"{'features':<18}{'pretrained':>12}{'random init':>13}"]
+    for name, value in accuracy["pretrained"].items():
+        lines.append(f"{name:<18}{value:>12.2%}{accuracy['random_init'][name]:>13.2%}")
+    lines.append(f"{'raw pixels':<18}{accuracy['raw_pixels']:>12.2%}")
+    return "\n".join(lines)
+
+
+def load_probe(run_dir: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads((Path(run_dir) / PROBE_NAME).read_text())
+    return result

@@ -1,0 +1,347 @@
+"""The four trainable objectives behind one protocol the training loop and the probe use.
+
+A :class:`Task` builds its model for the data's ``(C, H, W)``, computes the loss of one batch
+slice from the run's single CPU ``torch.Generator``, runs its after-step hook (the EMA target
+update for I-JEPA), names its probe features and reconstructions.
+
+Multi-process equivalence. Every rank holds the same generator state and trains on its slice
+``[start, stop)`` of the global batch. Each task consumes the generator exactly as a single
+process would for the whole batch, so a rank's masks are the rows the one-process run would give
+those samples: MAE draws its per-sample noise row by row (:func:`runtime.masks.random_masking`),
+so a rank skips the rows before its slice and after it; I-JEPA samples the masks of the whole
+global batch and keeps its rows; the compact tasks draw nothing. Each rank's loss is scaled so
+that DDP's mean over ranks equals the one-process loss on the whole batch (only I-JEPA needs
+this: its samples have different numbers of valid target tokens).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import torch
+from torch import Tensor, nn
+
+from runtime.config import TrainConfig, parse_ratio
+from runtime.errors import UserError
+from runtime.optim import param_groups
+
+ModelT = TypeVar("ModelT", bound=nn.Module)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This rank's rows ``[start, stop)`` of a global batch of ``global_size`` samples."""
+
+    start: int
+    stop: int
+    global_size: int
+
+    @classmethod
+    def whole(cls, size: int) -> Shard:
+        return cls(0, size, size)
+
+
+class Task(Protocol):
+    """What the training loop and the probe need from an objective."""
+
+    name: str
+
+    def build_model(self) -> nn.Module: ...
+
+    def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
+             shard: Shard) -> Tensor:
+        """Loss of ``images`` (this rank's slice); ``model`` may be wrapped in DDP."""
+        ...
+
+    def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
+        """Called after optimizer update number ``step`` (0-based) on the unwrapped model."""
+        ...
+
+    def features(self, model: nn.Module, images: Tensor) -> dict[str, Tensor]:
+        """Named frozen-encoder feature sets ``[B, F]`` for the linear probe."""
+        ...
+
+    def reconstructions(self, model: nn.Module, images: Tensor,
+                        generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
+        """``(original, masked input, reconstruction)`` images for the PNG grid, if any."""
+        ...
+
+    def param_groups(self, model: nn.Module, weight_decay: float) -> list[dict[str, Any]]: ...
+
+
+def _image_fits_patch(config: TrainConfig, height: int, width: int, exact: bool) -> None:
+    patch = config.patch_size
+    if patch > height or patch > width:
+        raise UserError(f"--patch-size {patch}: larger than the {height}x{width} image")
+    if exact and (height % patch or width % patch):
+        raise UserError(f"--patch-size {patch}: the {height}x{width} image does not split into "
+                        f"whole patches; the ViT needs H and W divisible by the patch size")
+
+
+def _typed(model: nn.Module, kind: type[ModelT]) -> ModelT:
+    """The unwrapped model as its concrete class (the loop never passes a DDP wrapper here)."""
+    if not isinstance(model, kind):
+        raise TypeError(f"expected a {kind.__name__}, got {type(model).__name__}")
+    return model
+
+
+def _preset(presets: dict[str, Any], name: str, task: str) -> Any:
+    if name not in presets:
+        raise UserError(f"--model {name!r}: no {task} preset of that name; expected one of "
+                        f"{', '.join(sorted(presets))}")
+    return presets[name]
+
+
+class MAETask:
+    """The paper MAE: random masking at ``--mask-ratio``, per-patch MSE on masked patches."""
+
+    name = "mae"
+
+    def __init__(self, config: TrainConfig, shape: tuple[int, int, int]) -> None:
+        from runtime.models.mae import MAE_PRESETS
+
+        channels, height, width = shape
+        _image_fits_patch(config, height, width, exact=True)
+        self.mask_ratio = parse_ratio(config.mask_ratio)
+        try:
+            self.model_config = dataclasses.replace(
+                _preset(MAE_PRESETS, config.model, "mae"), img_size=(height, width),
+                patch_size=config.patch_size, in_chans=channels)
+        except ValueError as error:
+            raise UserError(f"mae model for {channels}x{height}x{width} images: {error}") from None
+
+    def build_model(self) -> nn.Module:
+        from runtime.models.mae import MaskedAutoencoderViT
+
+        return MaskedAutoencoderViT(self.model_config)
+
+    def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
+             shard: Shard) -> Tensor:
+        patches = self.model_config.num_patches
+        _skip_noise_rows(generator, shard.start, patches)
+        loss: Tensor = model(images, self.mask_ratio, generator).loss
+        _skip_noise_rows(generator, shard.global_size - shard.stop, patches)
+        return loss
+
+    def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
+        return None
+
+    def features(self, model: nn.Module, images: Tensor) -> dict[str, Tensor]:
+        from runtime.models.mae import MaskedAutoencoderViT
+
+        tokens = _typed(model, MaskedAutoencoderViT).forward_features(images)  # CLS first
+        cls, mean = tokens[:, 0], tokens[:, 1:].mean(dim=1)
+        return {"cls": cls, "mean_patch": mean, "cls+mean_patch": torch.cat([cls, mean], dim=1)}
+
+    def reconstructions(self, model: nn.Module, images: Tensor,
+                        generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
+        from runtime.models.mae import NORM_PIX_EPS, MaskedAutoencoderViT
+
+        mae = _typed(model, MaskedAutoencoderViT)
+        out = mae(images, self.mask_ratio, generator)
+        pred = out.pred.float()
+        if self.model_config.norm_pix_loss:  # undo the per-patch normalisation for display
+            target = mae.patchify(images)
+            mean = target.mean(dim=-1, keepdim=True)
+            std = (target.var(dim=-1, keepdim=True, unbiased=True) + NORM_PIX_EPS) ** 0.5
+            pred = pred * std + mean
+        removed = out.mask_removed.unsqueeze(-1).expand_as(pred)
+        removed_pixels = mae.unpatchify(removed)
+        masked = images * (1 - removed_pixels)
+        pasted = masked + mae.unpatchify(pred) * removed_pixels  # visible patches copied
+        return images, masked, pasted
+
+    def param_groups(self, model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+        return param_groups(model, weight_decay)
+
+
+def _skip_noise_rows(generator: torch.Generator, rows: int, patches: int) -> None:
+    """Advance ``generator`` past ``rows`` samples' masking noise (``random_masking`` draws
+    ``patches`` float32 uniforms per sample, row by row, from a CPU generator)."""
+    if rows > 0:
+        torch.rand(rows, patches, generator=generator)
+
+
+class JEPATask:
+    """I-JEPA: multi-block masks, EMA target encoder (momentum 0.996 -> 1), smooth-L1."""
+
+    name = "jepa"
+
+    def __init__(self, config: TrainConfig, shape: tuple[int, int, int]) -> None:
+        from runtime.masks import MultiBlockMaskSampler
+        from runtime.models.ijepa import IJEPA_PRESETS
+
+        channels, height, width = shape
+        _image_fits_patch(config, height, width, exact=True)
+        try:
+            self.model_config = dataclasses.replace(
+                _preset(IJEPA_PRESETS, config.model, "jepa"), img_size=(height, width),
+                patch_size=config.patch_size, in_chans=channels)
+            grid_h, grid_w = self.model_config.grid_size
+            self.sampler = MultiBlockMaskSampler(grid_h, grid_w)
+        except ValueError as error:
+            raise UserError(f"jepa model for {channels}x{height}x{width} images: {error}") \
+                from None
+
+    def build_model(self) -> nn.Module:
+        from runtime.models.ijepa import IJEPA
+
+        return IJEPA(self.model_config)
+
+    def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
+             shard: Shard) -> Tensor:
+        from runtime.masks import JEPAMaskBatch
+
+        masks = self.sampler.sample(shard.global_size, generator)  # same on every rank
+        rows = slice(shard.start, shard.stop)
+        local = JEPAMaskBatch(masks.context[rows], masks.context_valid[rows],
+                              masks.targets[rows], masks.targets_valid[rows])
+        loss: Tensor = model(images, local.to(images.device)).loss
+        if shard.stop - shard.start == shard.global_size:
+            return loss
+        # DDP averages rank losses; weight each by its share of the valid target tokens so the
+        # average is the one-process loss (a mean over all valid tokens of the global batch).
+        world = shard.global_size // (shard.stop - shard.start)
+        share = local.targets_valid.sum() * world / masks.targets_valid.sum().clamp(min=1)
+        return loss * share.to(loss.device)
+
+    def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
+        from runtime.models.ijepa import IJEPA, ema_momentum
+
+        _typed(model, IJEPA).update_target(ema_momentum(step, total_steps))
+
+    def features(self, model: nn.Module, images: Tensor) -> dict[str, Tensor]:
+        from runtime.models.ijepa import IJEPA
+
+        tokens = _typed(model, IJEPA).forward_features(images)  # [B, N, D], no CLS token
+        return {"mean_patch": tokens.mean(dim=1)}
+
+    def reconstructions(self, model: nn.Module, images: Tensor,
+                        generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
+        return None  # I-JEPA predicts features, not pixels
+
+    def param_groups(self, model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+        return param_groups(model, weight_decay)  # the frozen target encoder is left out
+
+
+class VectorMAETask:
+    """TorchLean's vector MAE on each image flattened row-major (``C*H*W`` coordinates)."""
+
+    name = "vector-mae"
+
+    def __init__(self, config: TrainConfig, shape: tuple[int, int, int]) -> None:
+        channels, height, width = shape
+        self.data_dim = channels * height * width
+        self.config = config
+
+    def build_model(self) -> nn.Module:
+        from runtime.models.compact import VectorMAE
+
+        return VectorMAE(self.data_dim, self.config.hidden_dim, self.config.period,
+                         self.config.offset)
+
+    def _rows(self, images: Tensor) -> Tensor:
+        from runtime.masks import flatten_batch_prefix
+
+        return flatten_batch_prefix(images, self.data_dim)
+
+    def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
+             shard: Shard) -> Tensor:
+        loss: Tensor = model(self._rows(images))[0]
+        return loss
+
+    def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
+        return None
+
+    def features(self, model: nn.Module, images: Tensor) -> dict[str, Tensor]:
+        from runtime.models.compact import VectorMAE
+
+        features = _typed(model, VectorMAE).forward_features(self._rows(images))
+        return {"hidden": features.flatten(1)}
+
+    def reconstructions(self, model: nn.Module, images: Tensor,
+                        generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
+        from runtime.masks import vector_mae_mask
+
+        rows = self._rows(images)
+        masked = vector_mae_mask(rows, self.config.period, self.config.offset)
+        prediction: Tensor = model(rows)[1]
+        return images, masked.reshape(images.shape), prediction.reshape(images.shape)
+
+    def param_groups(self, model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+        return param_groups(model, weight_decay)
+
+
+class ImageMAETask:
+    """TorchLean's image-patch MAE: patch-masked input, loss on every target prefix coordinate."""
+
+    name = "image-mae"
+
+    def __init__(self, config: TrainConfig, shape: tuple[int, int, int]) -> None:
+        channels, height, width = shape
+        _image_fits_patch(config, height, width, exact=False)  # Lean rounds the grid up
+        self.shape = shape
+        self.recon_dim = config.recon_dim if config.recon_dim is not None else \
+            channels * height * width
+        if self.recon_dim > channels * height * width:
+            raise UserError(f"--recon-dim {self.recon_dim}: exceeds the {channels}x{height}x"
+                            f"{width} = {channels * height * width} values of an image")
+        self.config = config
+
+    def build_model(self) -> nn.Module:
+        from runtime.models.compact import ImagePatchMAE
+
+        channels, height, width = self.shape
+        patch = self.config.patch_size
+        return ImagePatchMAE(channels, height, width, patch, patch, self.config.period,
+                             self.config.offset, self.recon_dim, self.config.hidden_dim)
+
+    def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
+             shard: Shard) -> Tensor:
+        loss: Tensor = model(images)[0]
+        return loss
+
+    def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
+        return None
+
+    def features(self, model: nn.Module, images: Tensor) -> dict[str, Tensor]:
+        from runtime.models.compact import ImagePatchMAE
+
+        features = _typed(model, ImagePatchMAE).forward_features(images)
+        return {"hidden": features.flatten(1)}
+
+    def reconstructions(self, model: nn.Module, images: Tensor,
+                        generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
+        from runtime.masks import image_patch_mask
+
+        if self.recon_dim != images[0].numel():
+            return None  # a prefix target is not an image
+        patch = self.config.patch_size
+        masked = image_patch_mask(images, patch, patch, self.config.period, self.config.offset)
+        prediction: Tensor = model(images)[1]
+        return images, masked, prediction.reshape(images.shape)
+
+    def param_groups(self, model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+        return param_groups(model, weight_decay)
+
+
+_TASKS: dict[str, type[MAETask] | type[JEPATask] | type[VectorMAETask] | type[ImageMAETask]] = {
+    "mae": MAETask, "jepa": JEPATask, "vector-mae": VectorMAETask, "image-mae": ImageMAETask,
+}
+
+
+def make_task(config: TrainConfig, shape: tuple[int, int, int]) -> Task:
+    """The task named by ``config.task`` for images of ``shape = (C, H, W)``, validated."""
+    if config.task not in _TASKS:
+        raise UserError(f"unknown task {config.task!r}; expected one of {', '.join(_TASKS)}")
+    task: Task = _TASKS[config.task](config, shape)
+    return task
+
+
+def build_model_seeded(task: Task, seed: int) -> nn.Module:
+    """The task's model initialised from ``seed`` without disturbing the global RNG state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return task.build_model()

@@ -1,0 +1,428 @@
+"""The training loop: validated setup, deterministic steps, atomic checkpoints, exact resume.
+
+Randomness. One CPU ``torch.Generator`` seeded with ``--seed`` draws, in order, each epoch's
+data permutation and every mask; model initialisation runs from the same seed inside a forked
+RNG scope. Nothing reads the global RNG, so on CPU a run is a function of its config.
+
+Resume. A checkpoint holds the model, AdamW state, the generator state, the current epoch's
+permutation and the step; the learning rate is a pure function of the step. Restoring them and
+continuing replays the same sequence of operations, so a run killed and resumed ends with the
+same weights, bit for bit, as one never interrupted (on CPU with the same thread count).
+
+Run folder (rank 0 writes): ``config.json`` (the resolved config), ``metrics.jsonl`` (one JSON
+object per logged step), ``checkpoint.pt``, ``loss_curve.png``, ``reconstructions.png`` (tasks
+that reconstruct pixels), then ``summary.json`` and finally the empty ``COMPLETE`` marker. Every
+input is validated before the folder is created; a folder this call created is removed again if
+setup fails before the first checkpoint, so no folder looks like a finished run unless it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+from runtime import distributed
+from runtime.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_NAME,
+    load_checkpoint,
+    save_checkpoint,
+    write_bytes_atomic,
+    write_json_atomic,
+)
+from runtime.config import TrainConfig, config_from_json_dict
+from runtime.data import ImageData, load_images
+from runtime.errors import NonFiniteLossError, UserError
+from runtime.optim import build_adamw, default_warmup_steps, lr_at, scaled_lr, set_lr
+from runtime.tasks import Shard, Task, build_model_seeded, make_task
+
+CONFIG_NAME = "config.json"
+METRICS_NAME = "metrics.jsonl"
+SUMMARY_NAME = "summary.json"
+COMPLETE_NAME = "COMPLETE"
+#: Images shown in the reconstruction grid.
+GRID_IMAGES = 8
+
+#: Called after every update with ``(step_done, model, loss)``; the bridge hooks its live
+#: runtime-vs-spec checks here.
+StepHook = Callable[[int, nn.Module, float], None]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Step counts and learning rates derived from the config and the data size."""
+
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+    peak_lr: float
+    min_lr: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
+                "warmup_steps": self.warmup_steps, "peak_lr": self.peak_lr,
+                "min_lr": self.min_lr}
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    final_step: int
+    final_loss: float
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+
+
+def make_schedule(config: TrainConfig, num_images: int) -> Schedule:
+    """Steps per epoch (last partial batch dropped), total steps, warmup, scaled peak lr."""
+    steps_per_epoch = num_images // config.batch_size
+    if steps_per_epoch == 0:
+        raise UserError(f"--batch-size {config.batch_size}: larger than the {num_images} "
+                        "training images")
+    total = config.steps if config.steps is not None else config.epochs * steps_per_epoch
+    warmup = config.warmup_steps if config.warmup_steps is not None \
+        else default_warmup_steps(total)
+    if warmup > total:
+        raise UserError(f"--warmup-steps {warmup}: more than the {total} training steps")
+    peak = scaled_lr(config.lr, config.batch_size)
+    if config.min_lr > peak:
+        raise UserError(f"--min-lr {config.min_lr}: above the peak learning rate {peak:g}")
+    return Schedule(steps_per_epoch, total, warmup, peak, config.min_lr)
+
+
+def default_run_dir(task: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{task}-{stamp}"
+
+
+def read_run_config(run_dir: Path) -> TrainConfig:
+    """The resolved config a run folder was started with."""
+    path = run_dir / CONFIG_NAME
+    if not run_dir.is_dir():
+        raise UserError(f"run folder {run_dir}: no such directory")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"run folder {run_dir}: no {CONFIG_NAME}; not a maskproof run") from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: unreadable ({error})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
+        raise UserError(f"{path}: expected an object with a `config` entry")
+    return config_from_json_dict(raw["config"], str(path))
+
+
+@dataclass
+class _Setup:
+    """Everything validated and built before the run folder may be touched."""
+
+    config: TrainConfig
+    ctx: distributed.DistContext
+    device: torch.device
+    data: ImageData
+    task: Task
+    schedule: Schedule
+    shard: Shard
+    model: nn.Module
+    optimizer: torch.optim.AdamW
+    generator: torch.Generator
+    step: int = 0
+    epoch_order: Tensor | None = None
+
+
+def _prepare(config: TrainConfig, device: torch.device,
+             ctx: distributed.DistContext) -> _Setup:
+    data = load_images(config.data, config.labels, config.image_size)
+    task = make_task(config, data.shape)
+    schedule = make_schedule(config, data.images.shape[0])
+    rows = distributed.local_slice(config.batch_size, ctx)
+    shard = Shard(rows.start, rows.stop, config.batch_size)
+    model = build_model_seeded(task, config.seed).to(device)
+    groups = task.param_groups(model, config.weight_decay)
+    optimizer = build_adamw(groups, schedule.peak_lr, device)
+    generator = torch.Generator().manual_seed(config.seed)
+    return _Setup(config, ctx, device, data, task, schedule, shard, model, optimizer, generator)
+
+
+def _restore(setup: _Setup, state: dict[str, Any], source: Path) -> None:
+    saved = config_from_json_dict(state["config"], str(source))
+    if saved != setup.config:
+        raise UserError(f"checkpoint {source}: its config differs from {CONFIG_NAME}; "
+                        "the run folder was edited")
+    if state["step"] > setup.schedule.total_steps:
+        raise UserError(f"checkpoint {source}: step {state['step']} is past the "
+                        f"{setup.schedule.total_steps} steps of this run")
+    try:
+        setup.model.load_state_dict(state["model"])
+        setup.optimizer.load_state_dict(state["optimizer"])
+        setup.generator.set_state(state["generator"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise UserError(f"checkpoint {source}: does not fit this model ({first[:160]})") \
+            from None
+    setup.step = state["step"]
+    order = state["epoch_order"]
+    setup.epoch_order = order if isinstance(order, Tensor) and order.numel() else None
+
+
+def _checkpoint_state(setup: _Setup) -> dict[str, Any]:
+    order = setup.epoch_order if setup.epoch_order is not None else torch.empty(0, dtype=torch.long)
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "step": setup.step,
+        "model": setup.model.state_dict(),
+        "optimizer": setup.optimizer.state_dict(),
+        "schedule": setup.schedule.as_dict(),
+        "generator": setup.generator.get_state(),
+        "epoch_order": order,
+        "config": setup.config.to_json_dict(),
+    }
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _trim_metrics(path: Path, last_step: int) -> list[dict[str, Any]]:
+    """Keep the metric lines up to the checkpoint a resumed run continues from."""
+    if not path.is_file():
+        return []
+    kept: list[dict[str, Any]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line torn by the kill
+        if isinstance(record, dict) and record.get("step", math.inf) <= last_step:
+            kept.append(record)
+    payload = "".join(json.dumps(record) + "\n" for record in kept).encode()
+    write_bytes_atomic(path, payload)
+    return kept
+
+
+def _progress(total: int, initial: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, unit="step",
+                dynamic_ncols=True, leave=False)
+
+
+class _Trainer:
+    def __init__(self, setup: _Setup, run_dir: Path, quiet: bool,
+                 hooks: tuple[StepHook, ...]) -> None:
+        self.s = setup
+        self.run_dir = run_dir
+        self.main = setup.ctx.is_main
+        self.quiet = quiet
+        self.hooks = hooks
+        self.metrics: list[dict[str, Any]] = []
+        self.last_checkpoint = -1
+        model = setup.model
+        if setup.ctx.distributed:
+            ids = [setup.device.index] if setup.device.type == "cuda" else None
+            model = DistributedDataParallel(model, device_ids=ids)
+        self.forward_model = model
+        self.params = [p for group in setup.optimizer.param_groups for p in group["params"]]
+
+    def _batch_indices(self) -> Tensor:
+        s = self.s
+        per_epoch = s.schedule.steps_per_epoch
+        position = s.step % per_epoch
+        if position == 0 or s.epoch_order is None:
+            s.epoch_order = torch.randperm(s.data.images.shape[0], generator=s.generator)
+        size = s.config.batch_size
+        batch = s.epoch_order[position * size:(position + 1) * size]
+        return batch[s.shard.start:s.shard.stop]
+
+    def save(self) -> None:
+        if self.main:
+            save_checkpoint(self.run_dir / CHECKPOINT_NAME, _checkpoint_state(self.s))
+        self.last_checkpoint = self.s.step
+
+    def _log(self, record: dict[str, Any], handle: Any) -> None:
+        self.metrics.append(record)
+        if self.main:
+            handle.write(json.dumps(record) + "\n")
+            handle.flush()
+
+    def _grad_norm(self) -> float:
+        grads = [p.grad for p in self.params if p.grad is not None]
+        clip = self.s.config.clip_grad
+        if clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(self.params, clip)
+        elif grads:
+            norm = torch.nn.utils.get_total_norm(grads)
+        else:
+            return 0.0
+        return float(norm)
+
+    def _fail(self, what: str, value: float) -> NonFiniteLossError:
+        kept = (f"last good checkpoint: step {self.last_checkpoint} in "
+                f"{self.run_dir / CHECKPOINT_NAME}") if self.last_checkpoint >= 0 \
+            else "no checkpoint was written"
+        return NonFiniteLossError(f"{what} is {value} at step {self.s.step}; training stopped "
+                                  f"({kept})")
+
+    def run(self, metrics_handle: Any) -> float:
+        s = self.s
+        config, schedule = s.config, s.schedule
+        images = s.data.images
+        bar = _progress(schedule.total_steps, s.step,
+                        self.main and not self.quiet and sys.stderr.isatty())
+        window: list[float] = []
+        started = time.perf_counter()
+        last_loss = math.nan
+        try:
+            while s.step < schedule.total_steps:
+                index = self._batch_indices()
+                batch = images[index].to(s.device, non_blocking=True)
+                s.model.train()
+                with _autocast(s.device):
+                    loss = s.task.loss(self.forward_model, batch, s.generator, s.shard)
+                loss_value = float(distributed.mean_across_ranks(loss.detach().float(), s.ctx))
+                if not math.isfinite(loss_value):
+                    raise self._fail("loss", loss_value)
+                s.optimizer.zero_grad(set_to_none=True)
+                torch.autograd.backward(loss)
+                grad_norm = self._grad_norm()
+                if not math.isfinite(grad_norm):
+                    raise self._fail("gradient norm", grad_norm)
+                lr = lr_at(s.step, schedule.total_steps, schedule.warmup_steps,
+                           schedule.peak_lr, schedule.min_lr)
+                set_lr(s.optimizer, lr)
+                s.optimizer.step()
+                s.task.after_step(s.model, s.step, schedule.total_steps)
+                s.step += 1
+                last_loss = loss_value
+                window.append(loss_value)
+                for hook in self.hooks:
+                    hook(s.step, s.model, loss_value)
+                bar.update(1)
+                if s.step % config.log_every == 0 or s.step == schedule.total_steps:
+                    record = {"step": s.step, "epoch": s.step / schedule.steps_per_epoch,
+                              "loss": sum(window) / len(window), "last_loss": loss_value,
+                              "lr": lr, "grad_norm": grad_norm,
+                              "seconds": time.perf_counter() - started}
+                    bar.set_postfix(loss=f"{record['loss']:.4f}")
+                    self._log(record, metrics_handle)
+                    window = []
+                if s.step % config.checkpoint_every == 0 or s.step == schedule.total_steps:
+                    self.save()
+        finally:
+            bar.close()
+        return last_loss
+
+
+def _finish(trainer: _Trainer, final_loss: float, seconds: float, steps_run: int) -> None:
+    from runtime import plots
+
+    s = trainer.s
+    run_dir = trainer.run_dir
+    all_metrics = trainer.metrics
+    plots.plot_loss_curve(all_metrics, run_dir / "loss_curve.png", title=s.config.task)
+    s.model.eval()
+    with torch.no_grad():
+        shown = s.data.images[:GRID_IMAGES].to(s.device)
+        grid = s.task.reconstructions(s.model, shown,
+                                      torch.Generator().manual_seed(s.config.seed))
+    if grid is not None:
+        plots.plot_reconstructions(grid, run_dir / "reconstructions.png")
+    images_per_second = steps_run * s.config.batch_size / seconds if seconds > 0 else 0.0
+    write_json_atomic(run_dir / SUMMARY_NAME, {
+        "task": s.config.task, "steps": s.step, "final_loss": final_loss,
+        "train_seconds_this_invocation": seconds, "images_per_second": images_per_second,
+        "device": str(s.device), "world_size": s.ctx.world_size, "data": s.data.source,
+        "schedule": s.schedule.as_dict(),
+    })
+    write_bytes_atomic(run_dir / COMPLETE_NAME, b"")
+
+
+def train(config: TrainConfig, *, out: str | None = None, resume: str | None = None,
+          device: str | None = None, quiet: bool = False,
+          hooks: tuple[StepHook, ...] = ()) -> RunResult:
+    """Train ``config`` into a new run folder ``out`` (or continue the run folder ``resume``)."""
+    ctx = distributed.context_from_env()
+    run_dir = Path(resume) if resume is not None else \
+        Path(out) if out is not None else default_run_dir(config.task)
+    state: dict[str, Any] | None = None
+    if resume is not None:
+        saved = read_run_config(run_dir)
+        if saved.task != config.task:
+            raise UserError(f"--resume {run_dir}: a {saved.task} run, not {config.task}")
+        if (run_dir / COMPLETE_NAME).exists():
+            raise UserError(f"--resume {run_dir}: the run is already complete")
+        config = saved
+        state = load_checkpoint(run_dir / CHECKPOINT_NAME)
+    elif run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise UserError(f"--out {run_dir}: exists and is not empty; pick a new folder or "
+                        "continue it with --resume")
+    device_kind = distributed.resolve_device(device or config.device, ctx)
+    distributed.start(ctx, device_kind)
+    try:
+        setup = _prepare(config, device_kind, ctx)
+        if state is not None:
+            _restore(setup, state, run_dir / CHECKPOINT_NAME)
+        return _run(setup, run_dir, created=resume is None, quiet=quiet, hooks=hooks)
+    finally:
+        distributed.stop(ctx)
+
+
+def _run(setup: _Setup, run_dir: Path, created: bool, quiet: bool,
+         hooks: tuple[StepHook, ...]) -> RunResult:
+    main = setup.ctx.is_main
+    made_dir = False
+    if main and created:
+        made_dir = not run_dir.exists()
+        run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = _Trainer(setup, run_dir, quiet, hooks)
+    try:
+        with _open_run_files(setup, run_dir, created, trainer) as handle:
+            start_step = setup.step
+            started = time.perf_counter()
+            if created:
+                trainer.save()  # step 0: there is always a good checkpoint to fall back to
+            else:
+                trainer.last_checkpoint = setup.step
+            final_loss = trainer.run(handle)
+            seconds = time.perf_counter() - started
+    except BaseException:
+        if made_dir and trainer.last_checkpoint < 0:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    distributed.barrier(setup.ctx)
+    if main:
+        _finish(trainer, final_loss, seconds, setup.step - start_step)
+    return RunResult(run_dir, setup.step, final_loss, trainer.metrics)
+
+
+@contextlib.contextmanager
+def _open_run_files(setup: _Setup, run_dir: Path, created: bool,
+                    trainer: _Trainer) -> Iterator[Any]:
+    """Write ``config.json`` (new runs) and open ``metrics.jsonl`` for appending (rank 0)."""
+    if not setup.ctx.is_main:
+        yield None
+        return
+    metrics_path = run_dir / METRICS_NAME
+    if created:
+        write_json_atomic(run_dir / CONFIG_NAME, {
+            "config": setup.config.to_json_dict(), "schedule": setup.schedule.as_dict(),
+            "data": setup.data.source, "world_size": setup.ctx.world_size,
+            "torch": torch.__version__,
+        })
+    else:
+        trainer.metrics = _trim_metrics(metrics_path, setup.step)
+    with metrics_path.open("a", encoding="utf-8") as handle:
+        yield handle

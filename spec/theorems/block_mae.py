@@ -1,0 +1,50 @@
+"""Executable check of the theorem of ``TorchLean.ssl.BlockMAE``.
+
+``row_predictive_objective_eq_mae_loss`` relates the predictive-view objective of one batch row to
+``maeLoss`` over the block mask's hidden reconstruction indices. Its inputs are float tensors and a
+callable loss ``Float → Float → Nat``, which CrossHair cannot explore; Hypothesis drives it
+(``bridge.theorem_args.block_mae``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import cast
+
+from spec.block_mae import (
+    internal_hidden_reconstruction_indices,
+    internal_sample,
+    row_predictive_contract,
+)
+from spec.block_mask import Policy
+from spec.lean import require_fin
+from spec.mae import mae_loss
+from spec.predictive_view import predictive_view_objective
+from spec.registry import theorem
+from spec.tensor import Matrix, TensorLike, require_matrix
+
+CALLABLES = ("IEEE float tensors and a callable Float → Float → Nat loss: neither is explored "
+             "symbolically by CrossHair")
+
+
+@theorem("BlockMAE.Proof.row_predictive_objective_eq_mae_loss", crosshair=CALLABLES)
+def BlockMAE_Proof_row_predictive_objective_eq_mae_loss(
+        data_shape: Sequence[int], batch: int, reconstruction_width: int,
+        blocks: Sequence[Policy], period: int, offset: int, x: TensorLike,
+        prediction: TensorLike, row: int, loss: Callable[[float, float], int]) -> bool:
+    """Hypothesis ``reconstructionWidth ≤ dataShape.size``; ``predictiveViewObjective
+    (rowPredictiveContract … x prediction row loss) = maeLoss (Internal.hiddenReconstructionIndices
+    …) (fun j => (Internal.sample [batch] … x).target[row][j]) (fun j => prediction[row][j])
+    loss``."""
+    decl = "BlockMAE.Proof.row_predictive_objective_eq_mae_loss"
+    contract = row_predictive_contract(data_shape, batch, reconstruction_width, blocks, period,
+                                       offset, x, prediction, row, loss)
+    idxs = internal_hidden_reconstruction_indices(data_shape, reconstruction_width, blocks,
+                                                  period, offset)
+    target = cast(Matrix, internal_sample((batch,), data_shape, reconstruction_width, blocks,
+                                          period, offset, x).target)
+    predictions = require_matrix(prediction, batch, reconstruction_width, decl, "prediction")
+    checked_row = require_fin(row, batch, decl, "row")
+    expected = mae_loss(reconstruction_width, idxs, target[checked_row], predictions[checked_row],
+                        loss)
+    return predictive_view_objective(contract) == expected

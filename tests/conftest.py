@@ -1,0 +1,27 @@
+"""Hypothesis profiles shared by the whole suite.
+
+``ci`` (the default) runs at least 300 examples per theorem; ``thorough`` at least 5,000.
+Choose with ``MASKPROOF_PROFILE=thorough pytest``; ``mutation`` is for bench/mutation only.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(
+    "thorough", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+# Mutation runs (bench/mutation): fewer examples, fixed seeds, no example database, so each
+# mutant's verdict is reproducible and does not depend on earlier mutants' failures.
+settings.register_profile(
+    "mutation", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True, database=None,
+)
+settings.load_profile(os.environ.get("MASKPROOF_PROFILE", "ci"))
