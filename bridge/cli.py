@@ -11,6 +11,10 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runtime.train import StepCheck
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -46,8 +50,15 @@ def _add_runtime_parsers(
             stub = subparsers.add_parser(name, help=f"unavailable: {message}")
             stub.set_defaults(func=lambda _args, m=message: _unavailable(m))
         return
-    runtime_cli.add_train_parser(subparsers)
+    runtime_cli.add_train_parser(subparsers, step_checks=_live_spec_check)
     runtime_cli.add_probe_parser(subparsers)
+
+
+def _live_spec_check(every: int) -> StepCheck:
+    # Imported when `train --check-every` runs, so plain training never loads the spec checks.
+    from bridge.live_check import make_step_check
+
+    return make_step_check(every)
 
 
 def _unavailable(message: str) -> int:
@@ -63,7 +74,25 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_check_parser(subparsers)
     _add_runtime_parsers(subparsers)
+    _add_vectors_parser(subparsers)
+    _add_audit_parsers(subparsers)
     return parser
+
+
+def _add_audit_parsers(
+        subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from bridge.audit import command as audit_command  # imports PyTorch only when run
+    from bridge.zoo import command as zoo_command
+
+    audit_command.add_parser(subparsers)
+    zoo_command.add_parser(subparsers)
+
+
+def _add_vectors_parser(
+        subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from bridge.vectors.command import add_parser  # stdlib + spec only; generates when run
+
+    add_parser(subparsers)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

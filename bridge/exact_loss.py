@@ -15,6 +15,7 @@ such a loss; the single division by the unit, the width and the count happens on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -51,14 +52,25 @@ class LossCheck:
     bound: Fraction
 
     @property
+    def finite(self) -> bool:
+        """Whether the runtime loss is a finite number (an inf or NaN loss never holds)."""
+        return math.isfinite(self.runtime)
+
+    @property
     def difference(self) -> Fraction:
+        if not self.finite:
+            raise NonFiniteValueError(f"{self.objective}: runtime loss {self.runtime!r} has no "
+                                      "finite difference from the exact loss")
         return abs(Fraction(self.runtime) - self.exact)
 
     @property
     def holds(self) -> bool:
-        return self.difference <= self.bound
+        return self.finite and self.difference <= self.bound
 
     def describe(self) -> str:
+        if not self.finite:
+            return (f"{self.objective}: runtime {self.runtime!r} vs spec {float(self.exact)!r} "
+                    f"(runtime loss not finite: OUTSIDE bound {float(self.bound):.3e})")
         verdict = "within" if self.holds else "OUTSIDE"
         return (f"{self.objective}: runtime {self.runtime!r} vs spec {float(self.exact)!r} "
                 f"(|diff| {float(self.difference):.3e} {verdict} bound {float(self.bound):.3e})")
@@ -198,14 +210,16 @@ def check_paper_mae(target: torch.Tensor, pred: torch.Tensor, mask_removed: torc
     total, count = _paper_sum_units(_patch_rows(target), _patch_rows(pred), idxs)
     exact = total / (width * count) if count else Fraction(0)
     return LossCheck("paper MAE", _runtime_value(loss), exact,
-                     _paper_bound(exact, batch, patches, width, loss.dtype))
+                     _paper_bound(exact, batch, patches, width, count, loss.dtype))
 
 
-def _paper_bound(exact: Fraction, batch: int, patches: int, width: int,
+def _paper_bound(exact: Fraction, batch: int, patches: int, width: int, masked: int,
                  dtype: torch.dtype) -> Fraction:
     # sub (×2, squared), square, mean's division (2: a 1/P factor may be rounded first), count
-    # rounding, final division; sums over the P values of a patch and the B·N patches.
-    chain = Chain(7, (max(width, 1), max(batch * patches, 1)))
+    # rounding, final division; sums over the P values of a patch and over the patches. That sum
+    # runs over all B·N patches, but the visible ones are exact zeros and adding an exact zero
+    # is exact, so only the `masked` non-zero summands count (rounding_bound.md, Lemma B').
+    chain = Chain(7, (max(width, 1), max(masked, 1)))
     return nonnegative_loss_bound(exact, chain, precision_of(dtype),
                                   batch * patches * (width + 1) + 1)
 
@@ -269,7 +283,7 @@ def check_paper_mae_norm_pix(raw_target: torch.Tensor, normalised: torch.Tensor,
     on_runtime, count = _paper_sum_units(runtime_rows, pred_rows, idxs)
     if count == 0:
         return LossCheck("paper MAE (norm-pix)", _runtime_value(loss), Fraction(0),
-                         _paper_bound(Fraction(0), batch, patches, width, loss.dtype))
+                         _paper_bound(Fraction(0), batch, patches, width, 0, loss.dtype))
     low = high = propagated = Fraction(0)
     for bi, sample_idxs in enumerate(idxs):
         for i in sample_idxs:
@@ -284,7 +298,7 @@ def check_paper_mae_norm_pix(raw_target: torch.Tensor, normalised: torch.Tensor,
                 propagated += e * (2 * abs(p - Fraction(runtime_rows[bi][i][j])) + e)
     scale = width * count
     middle, half_width = (low + high) / (2 * scale), (high - low) / (2 * scale)
-    rounding = _paper_bound(on_runtime / scale, batch, patches, width, loss.dtype)
+    rounding = _paper_bound(on_runtime / scale, batch, patches, width, count, loss.dtype)
     return LossCheck("paper MAE (norm-pix)", _runtime_value(loss), middle,
                      rounding + propagated / scale + half_width)
 
@@ -338,6 +352,9 @@ def check_ijepa(pred: torch.Tensor, target: torch.Tensor, targets: torch.Tensor,
     values = count * dim
     exact_sum = Fraction(total, 2 * scale * scale)
     exact = exact_sum / values if values else Fraction(0)
-    terms = max(int(pred.numel()), 1)
-    bound = smooth_l1_sum_bound(exact_sum, abs_diff, terms, 2, precision_of(loss.dtype))
+    # The sum runs over every padded slot, but padding is an exact zero and adds no rounding:
+    # only the valid values count as summands (rounding_bound.md, Lemma B'); underflow is
+    # budgeted for every slot.
+    bound = smooth_l1_sum_bound(exact_sum, abs_diff, max(values, 1), 2, precision_of(loss.dtype),
+                                underflow_terms=int(pred.numel()))
     return LossCheck("I-JEPA", _runtime_value(loss), exact, bound / max(values, 1))

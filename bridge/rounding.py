@@ -114,21 +114,25 @@ def nonnegative_loss_bound(exact: Fraction, chain: Chain, precision: Precision,
 
 
 def smooth_l1_sum_bound(exact_sum: Fraction, abs_diff_sum: Fraction, terms: int,
-                        divisor_ops: int, precision: Precision) -> Fraction:
+                        divisor_ops: int, precision: Precision,
+                        underflow_terms: int | None = None) -> Fraction:
     """Bound on ``|runtime − exact_sum / C|·C`` for ``Σ smoothL1(p − t)`` then ``/ C``.
 
     Per value: the difference rounds once, ``d̂ = d(1 + δ)``, and smooth-L1 (β = 1) is
     1-Lipschitz, so ``|h(d̂) − h(d)| ≤ ρ_op·|d|``; evaluating ``h`` at ``d̂`` costs two more
     relative roundings (``z·z`` and the half, or ``z − ½``). The ``terms``-long sum and the
     ``divisor_ops`` roundings of the division are relative on non-negative values. Returned value
-    is the bound on the *sum* scale; the caller divides by the exact count ``C``.
+    is the bound on the *sum* scale; the caller divides by the exact count ``C``. ``terms`` counts
+    the summands that may be non-zero; ``underflow_terms`` (default ``terms``) every value whose
+    evaluation may underflow, exact zeros of padding included.
     """
     op = Chain(1).relative(precision)
     branch = Chain(2).relative(precision)
     per_value = op * abs_diff_sum + branch * (exact_sum + op * abs_diff_sum)
     tail = Chain(divisor_ops, (terms,)).relative(precision)
     computed_high = (exact_sum + per_value) * (1 + tail)
-    return computed_high - exact_sum + 4 * terms * precision.underflow
+    underflowing = terms if underflow_terms is None else underflow_terms
+    return computed_high - exact_sum + 4 * underflowing * precision.underflow
 
 
 # --- exact enclosures of square roots (norm-pix divides by sqrt(var + eps)) -------------------

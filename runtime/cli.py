@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from runtime.config import DEVICES, TASKS, read_config_file, resolve_config
-from runtime.errors import UserError
+from runtime.errors import StepCheckFailed, UserError
+
+if TYPE_CHECKING:
+    from runtime.train import StepCheck
+
+#: Builds the live step check for ``--check-every K`` (supplied by ``bridge.cli``, so that
+#: ``runtime`` never imports the bridge that checks it).
+StepCheckFactory = Callable[[int], "StepCheck"]
+#: K when ``--check-every`` is given without a value: the largest check cost (paper MAE with
+#: norm-pix, batch 128) stays under 5% of the step time; see ``bench/check_overhead.py``.
+DEFAULT_CHECK_EVERY = 200
 
 #: (flag, config field, type, help) of every flag that sets a TrainConfig field.
 _CONFIG_FLAGS: tuple[tuple[str, str, type, str], ...] = (
@@ -59,7 +69,9 @@ def _quiet_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def add_train_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_train_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+                     step_checks: StepCheckFactory | None = None) -> None:
+    """Register ``train``; with ``step_checks`` it also takes ``--check-every [K]``."""
     parser = subparsers.add_parser(
         "train", help="train MAE, I-JEPA or a compact TorchLean model",
         description="Train a masked self-supervised model into a run folder (config.json, "
@@ -76,7 +88,15 @@ def add_train_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument("--resume", default=None, metavar="RUN_DIR",
                         help="continue the run in RUN_DIR from its last checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run_train)
+    if step_checks is not None:
+        parser.add_argument(
+            "--check-every", dest="check_every", type=int, nargs="?", const=DEFAULT_CHECK_EVERY,
+            default=None, metavar="K",
+            help="every K steps check the live batch against the Lean spec (masks, and the loss "
+                 "against the exact spec loss within its rounding bound); stop with a one-line "
+                 f"diff and exit status 1 on the first disagreement (K defaults to "
+                 f"{DEFAULT_CHECK_EVERY})")
+    parser.set_defaults(func=run_train, step_checks=step_checks)
     _quiet_errors(parser)
 
 
@@ -118,12 +138,29 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         file_values = read_config_file(args.config) if args.config is not None else {}
         config = resolve_config(args.task, file_values, flags)
-    result = train(config, out=args.out, resume=args.resume, device=flags.get("device"),
-                   quiet=args.quiet)
+    checks = _step_checks(args)
+    try:
+        result = train(config, out=args.out, resume=args.resume, device=flags.get("device"),
+                       quiet=args.quiet, checks=checks)
+    except StepCheckFailed as failure:
+        print(f"maskproof train: spec check failed at {failure}", file=sys.stderr)
+        return 1
     if not args.quiet and result.run_dir is not None:
         print(f"{config.task}: {result.final_step} steps, final loss {result.final_loss:.6g}, "
               f"run folder {result.run_dir}")
+        for check in checks:
+            print(check.summary())
     return 0
+
+
+def _step_checks(args: argparse.Namespace) -> tuple[StepCheck, ...]:
+    every: int | None = getattr(args, "check_every", None)
+    factory: StepCheckFactory | None = getattr(args, "step_checks", None)
+    if every is None or factory is None:
+        return ()
+    if every <= 0:
+        raise UserError(f"--check-every {every}: expected a positive number of steps")
+    return (factory(every),)
 
 
 def run_probe(args: argparse.Namespace) -> int:

@@ -92,6 +92,17 @@ def mean_across_ranks(value: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     return total / ctx.world_size
 
 
+def any_across_ranks(flag: bool, ctx: DistContext) -> bool:
+    """Whether ``flag`` holds on at least one rank (every rank gets the same answer)."""
+    if not ctx.distributed:
+        return flag
+    value = torch.tensor([1 if flag else 0], dtype=torch.int64)
+    if dist.get_backend() == "nccl":
+        value = value.cuda()
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
 def barrier(ctx: DistContext) -> None:
     if ctx.distributed:
         dist.barrier()

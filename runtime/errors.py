@@ -9,3 +9,10 @@ class UserError(Exception):
 
 class NonFiniteLossError(UserError):
     """Training produced a NaN or infinite loss or gradient; the last good checkpoint is kept."""
+
+
+class StepCheckFailed(Exception):
+    """A live step check (``--check-every``) found the runtime disagreeing with the spec.
+
+    Not a user error: the command line prints the one-line diff and exits with status 1.
+    """

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -43,6 +43,22 @@ class Shard:
         return cls(0, size, size)
 
 
+class StepOutputs(NamedTuple):
+    """One training step's forward pass on this rank's rows.
+
+    ``loss`` is what backward runs on (for I-JEPA under DDP, scaled by the rank's share of the
+    valid target tokens); ``local_loss`` is the objective of this rank's rows alone. ``tensors``
+    holds the detached tensors the loss was computed from, keyed by name (per task: MAE
+    ``images, pred, mask_removed, ids_restore``; I-JEPA ``pred, target, context, context_valid,
+    targets, targets_valid``; vector MAE ``x, pred``; image MAE ``images, pred``), so a live
+    check can recompute the objective without running the model again.
+    """
+
+    loss: Tensor
+    local_loss: Tensor
+    tensors: dict[str, Tensor]
+
+
 class Task(Protocol):
     """What the training loop and the probe need from an objective."""
 
@@ -50,9 +66,14 @@ class Task(Protocol):
 
     def build_model(self) -> nn.Module: ...
 
+    def forward_step(self, model: nn.Module, images: Tensor, generator: torch.Generator,
+                     shard: Shard) -> StepOutputs:
+        """Loss of ``images`` (this rank's slice) and its inputs; ``model`` may be DDP."""
+        ...
+
     def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
              shard: Shard) -> Tensor:
-        """Loss of ``images`` (this rank's slice); ``model`` may be wrapped in DDP."""
+        """``forward_step(...).loss``."""
         ...
 
     def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
@@ -117,13 +138,19 @@ class MAETask:
 
         return MaskedAutoencoderViT(self.model_config)
 
-    def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
-             shard: Shard) -> Tensor:
+    def forward_step(self, model: nn.Module, images: Tensor, generator: torch.Generator,
+                     shard: Shard) -> StepOutputs:
         patches = self.model_config.num_patches
         _skip_noise_rows(generator, shard.start, patches)
-        loss: Tensor = model(images, self.mask_ratio, generator).loss
+        out = model(images, self.mask_ratio, generator)
         _skip_noise_rows(generator, shard.global_size - shard.stop, patches)
-        return loss
+        return StepOutputs(out.loss, out.loss.detach(), {
+            "images": images, "pred": out.pred.detach(), "mask_removed": out.mask_removed,
+            "ids_restore": out.ids_restore})
+
+    def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
+             shard: Shard) -> Tensor:
+        return self.forward_step(model, images, generator, shard).loss
 
     def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
         return None
@@ -190,22 +217,30 @@ class JEPATask:
 
         return IJEPA(self.model_config)
 
-    def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
-             shard: Shard) -> Tensor:
+    def forward_step(self, model: nn.Module, images: Tensor, generator: torch.Generator,
+                     shard: Shard) -> StepOutputs:
         from runtime.masks import JEPAMaskBatch
 
         masks = self.sampler.sample(shard.global_size, generator)  # same on every rank
         rows = slice(shard.start, shard.stop)
         local = JEPAMaskBatch(masks.context[rows], masks.context_valid[rows],
-                              masks.targets[rows], masks.targets_valid[rows])
-        loss: Tensor = model(images, local.to(images.device)).loss
+                              masks.targets[rows], masks.targets_valid[rows]).to(images.device)
+        out = model(images, local)
+        tensors = {"pred": out.pred.detach(), "target": out.target.detach(),
+                   "context": local.context, "context_valid": local.context_valid,
+                   "targets": local.targets, "targets_valid": local.targets_valid}
+        loss: Tensor = out.loss
         if shard.stop - shard.start == shard.global_size:
-            return loss
+            return StepOutputs(loss, loss.detach(), tensors)
         # DDP averages rank losses; weight each by its share of the valid target tokens so the
         # average is the one-process loss (a mean over all valid tokens of the global batch).
         world = shard.global_size // (shard.stop - shard.start)
-        share = local.targets_valid.sum() * world / masks.targets_valid.sum().clamp(min=1)
-        return loss * share.to(loss.device)
+        share = local.targets_valid.sum().cpu() * world / masks.targets_valid.sum().clamp(min=1)
+        return StepOutputs(loss * share.to(loss.device), loss.detach(), tensors)
+
+    def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
+             shard: Shard) -> Tensor:
+        return self.forward_step(model, images, generator, shard).loss
 
     def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
         from runtime.models.ijepa import IJEPA, ema_momentum
@@ -247,10 +282,15 @@ class VectorMAETask:
 
         return flatten_batch_prefix(images, self.data_dim)
 
+    def forward_step(self, model: nn.Module, images: Tensor, generator: torch.Generator,
+                     shard: Shard) -> StepOutputs:
+        rows = self._rows(images)
+        loss, prediction = model(rows)
+        return StepOutputs(loss, loss.detach(), {"x": rows, "pred": prediction.detach()})
+
     def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
              shard: Shard) -> Tensor:
-        loss: Tensor = model(self._rows(images))[0]
-        return loss
+        return self.forward_step(model, images, generator, shard).loss
 
     def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
         return None
@@ -298,10 +338,14 @@ class ImageMAETask:
         return ImagePatchMAE(channels, height, width, patch, patch, self.config.period,
                              self.config.offset, self.recon_dim, self.config.hidden_dim)
 
+    def forward_step(self, model: nn.Module, images: Tensor, generator: torch.Generator,
+                     shard: Shard) -> StepOutputs:
+        loss, prediction = model(images)
+        return StepOutputs(loss, loss.detach(), {"images": images, "pred": prediction.detach()})
+
     def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
              shard: Shard) -> Tensor:
-        loss: Tensor = model(images)[0]
-        return loss
+        return self.forward_step(model, images, generator, shard).loss
 
     def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
         return None

@@ -24,11 +24,11 @@ import math
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -45,9 +45,9 @@ from runtime.checkpoint import (
 )
 from runtime.config import TrainConfig, config_from_json_dict
 from runtime.data import ImageData, load_images
-from runtime.errors import NonFiniteLossError, UserError
+from runtime.errors import NonFiniteLossError, StepCheckFailed, UserError
 from runtime.optim import build_adamw, default_warmup_steps, lr_at, scaled_lr, set_lr
-from runtime.tasks import Shard, Task, build_model_seeded, make_task
+from runtime.tasks import Shard, StepOutputs, Task, build_model_seeded, make_task
 
 CONFIG_NAME = "config.json"
 METRICS_NAME = "metrics.jsonl"
@@ -56,9 +56,35 @@ COMPLETE_NAME = "COMPLETE"
 #: Images shown in the reconstruction grid.
 GRID_IMAGES = 8
 
-#: Called after every update with ``(step_done, model, loss)``; the bridge hooks its live
-#: runtime-vs-spec checks here.
-StepHook = Callable[[int, nn.Module, float], None]
+
+
+@dataclass(frozen=True)
+class LiveStep:
+    """What a step check sees: the step about to update (0-based), the run's config, the
+    unwrapped model (weights before this step's update) and the forward pass on this rank's
+    rows of the live batch."""
+
+    step: int
+    config: TrainConfig
+    model: nn.Module
+    outputs: StepOutputs
+
+
+class StepCheck(Protocol):
+    """A check run on live batches (the bridge supplies the runtime-vs-spec one).
+
+    ``due(step)`` says whether step ``step`` (0-based) is checked; every rank asks, and every
+    rank runs the check on its own rows. ``__call__`` returns ``None`` when the step agrees, or
+    a one-line description of the first disagreement, which stops the run before the update.
+    """
+
+    def due(self, step: int) -> bool: ...
+
+    def __call__(self, live: LiveStep) -> str | None: ...
+
+    def summary(self) -> str:
+        """One line on what was checked, printed when the run ends."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -222,12 +248,12 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
 
 class _Trainer:
     def __init__(self, setup: _Setup, run_dir: Path, quiet: bool,
-                 hooks: tuple[StepHook, ...]) -> None:
+                 checks: tuple[StepCheck, ...]) -> None:
         self.s = setup
         self.run_dir = run_dir
         self.main = setup.ctx.is_main
         self.quiet = quiet
-        self.hooks = hooks
+        self.checks = checks
         self.metrics: list[dict[str, Any]] = []
         self.last_checkpoint = -1
         model = setup.model
@@ -270,11 +296,27 @@ class _Trainer:
         return float(norm)
 
     def _fail(self, what: str, value: float) -> NonFiniteLossError:
-        kept = (f"last good checkpoint: step {self.last_checkpoint} in "
-                f"{self.run_dir / CHECKPOINT_NAME}") if self.last_checkpoint >= 0 \
-            else "no checkpoint was written"
         return NonFiniteLossError(f"{what} is {value} at step {self.s.step}; training stopped "
-                                  f"({kept})")
+                                  f"({self._kept()})")
+
+    def _run_checks(self, outputs: StepOutputs) -> None:
+        """Run the due step checks on every rank; stop every rank if any rank disagrees."""
+        s = self.s
+        for check in self.checks:
+            if not check.due(s.step):
+                continue
+            failure = check(LiveStep(s.step, s.config, s.model, outputs))
+            failed = distributed.any_across_ranks(failure is not None, s.ctx)
+            if failed:
+                where = failure if failure is not None else "another process's check failed"
+                raise StepCheckFailed(f"step {s.step}: {where}; training stopped before this "
+                                      f"update ({self._kept()})")
+
+    def _kept(self) -> str:
+        if self.last_checkpoint < 0:
+            return "no checkpoint was written"
+        return (f"last good checkpoint: step {self.last_checkpoint} in "
+                f"{self.run_dir / CHECKPOINT_NAME}")
 
     def run(self, metrics_handle: Any) -> float:
         s = self.s
@@ -291,10 +333,13 @@ class _Trainer:
                 batch = images[index].to(s.device, non_blocking=True)
                 s.model.train()
                 with _autocast(s.device):
-                    loss = s.task.loss(self.forward_model, batch, s.generator, s.shard)
+                    outputs = s.task.forward_step(self.forward_model, batch, s.generator,
+                                                  s.shard)
+                loss = outputs.loss
                 loss_value = float(distributed.mean_across_ranks(loss.detach().float(), s.ctx))
                 if not math.isfinite(loss_value):
                     raise self._fail("loss", loss_value)
+                self._run_checks(outputs)
                 s.optimizer.zero_grad(set_to_none=True)
                 torch.autograd.backward(loss)
                 grad_norm = self._grad_norm()
@@ -308,8 +353,6 @@ class _Trainer:
                 s.step += 1
                 last_loss = loss_value
                 window.append(loss_value)
-                for hook in self.hooks:
-                    hook(s.step, s.model, loss_value)
                 bar.update(1)
                 if s.step % config.log_every == 0 or s.step == schedule.total_steps:
                     record = {"step": s.step, "epoch": s.step / schedule.steps_per_epoch,
@@ -352,7 +395,7 @@ def _finish(trainer: _Trainer, final_loss: float, seconds: float, steps_run: int
 
 def train(config: TrainConfig, *, out: str | None = None, resume: str | None = None,
           device: str | None = None, quiet: bool = False,
-          hooks: tuple[StepHook, ...] = ()) -> RunResult:
+          checks: tuple[StepCheck, ...] = ()) -> RunResult:
     """Train ``config`` into a new run folder ``out`` (or continue the run folder ``resume``)."""
     ctx = distributed.context_from_env()
     run_dir = Path(resume) if resume is not None else \
@@ -375,19 +418,19 @@ def train(config: TrainConfig, *, out: str | None = None, resume: str | None = N
         setup = _prepare(config, device_kind, ctx)
         if state is not None:
             _restore(setup, state, run_dir / CHECKPOINT_NAME)
-        return _run(setup, run_dir, created=resume is None, quiet=quiet, hooks=hooks)
+        return _run(setup, run_dir, created=resume is None, quiet=quiet, checks=checks)
     finally:
         distributed.stop(ctx)
 
 
 def _run(setup: _Setup, run_dir: Path, created: bool, quiet: bool,
-         hooks: tuple[StepHook, ...]) -> RunResult:
+         checks: tuple[StepCheck, ...]) -> RunResult:
     main = setup.ctx.is_main
     made_dir = False
     if main and created:
         made_dir = not run_dir.exists()
         run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = _Trainer(setup, run_dir, quiet, hooks)
+    trainer = _Trainer(setup, run_dir, quiet, checks)
     try:
         with _open_run_files(setup, run_dir, created, trainer) as handle:
             start_step = setup.step

@@ -69,15 +69,25 @@ def write_vectors(directory: Path, files: Mapping[str, bytes]) -> None:
             raise ValueError(f"refusing to overwrite {directory}: it is not empty and not a "
                              f"previous vectors directory (no {MANIFEST} of {FORMAT_NAME} "
                              f"listing every file)")
+    blocking = next((a for a in target.parents if a.exists() and not a.is_dir()), None)
+    if blocking is not None:
+        raise ValueError(f"--out {directory}: {blocking} is a file, expected a directory there")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     try:
         for name, data in files.items():
             (staging / name).write_bytes(data)
         if target.exists():
+            # Two renames cannot be one atomic step: move the old set aside, put it back if the
+            # new one cannot take its place, and delete it only once the new set is in place.
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             os.rename(target, retired / "vectors")
-            os.rename(staging, target)
+            try:
+                os.rename(staging, target)
+            except BaseException:
+                os.rename(retired / "vectors", target)
+                shutil.rmtree(retired)
+                raise
             shutil.rmtree(retired)
         else:
             os.rename(staging, target)

@@ -1,0 +1,202 @@
+"""MAE training throughput: maskproof's runtime against Hugging Face ``ViTMAEForPreTraining``.
+
+Both models get the identical configuration (image, patch, widths, depths, heads, MLP ratio,
+75% masking, norm-pix loss, LayerNorm eps) and the same training step: forward, masked-patch
+loss, backward, AdamW step. They are timed side by side in one process, in alternating rounds so
+that drift of the machine hits both alike; the median round counts. Achieved FLOP/s uses the
+FLOPs that ``torch.utils.flop_counter`` counts for one step of each model, against a large
+matmul measured in the same run.
+
+    pip install transformers          # the peer; only this benchmark needs it
+    python bench/throughput.py        # CPU, float32
+    python bench/throughput.py --device cuda --bf16   # CUDA with bf16 autocast
+
+maskproof's step uses what a user of ``maskproof train`` gets: the fused AdamW of
+``runtime.optim.build_adamw`` and, with ``--compile`` (the default), ``torch.compile``.
+The peer runs as a user would pick it up: eager, default AdamW, SDPA attention.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from runtime.models.mae import MAEConfig, MaskedAutoencoderViT
+from runtime.optim import build_adamw
+
+Step = Callable[[torch.Tensor], None]
+
+
+@dataclass(frozen=True)
+class Shape:
+    image: int
+    channels: int
+    patch: int
+    width: int
+    depth: int
+    heads: int
+    dec_width: int
+    dec_depth: int
+    dec_heads: int
+
+
+def ours(shape: Shape, device: torch.device, compile_model: bool, bf16: bool) -> tuple[Step, int]:
+    model = MaskedAutoencoderViT(MAEConfig(
+        img_size=(shape.image, shape.image), patch_size=shape.patch, in_chans=shape.channels,
+        embed_dim=shape.width, depth=shape.depth, num_heads=shape.heads,
+        decoder_embed_dim=shape.dec_width, decoder_depth=shape.dec_depth,
+        decoder_num_heads=shape.dec_heads, norm_pix_loss=True)).to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = build_adamw([{"params": params, "weight_decay": 0.05}], 1e-4, device)
+    generator = torch.Generator(device="cpu").manual_seed(0)
+    forward = torch.compile(model) if compile_model else model
+
+    def step(images: torch.Tensor) -> None:
+        with _autocast(device, bf16):
+            loss = forward(images, "0.75", generator).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step, sum(p.numel() for p in params)
+
+
+def peer(shape: Shape, device: torch.device, bf16: bool) -> tuple[Step, int]:
+    from transformers import ViTMAEConfig, ViTMAEForPreTraining
+
+    config = ViTMAEConfig(
+        image_size=shape.image, patch_size=shape.patch, num_channels=shape.channels,
+        hidden_size=shape.width, num_hidden_layers=shape.depth,
+        num_attention_heads=shape.heads, intermediate_size=4 * shape.width,
+        decoder_hidden_size=shape.dec_width, decoder_num_hidden_layers=shape.dec_depth,
+        decoder_num_attention_heads=shape.dec_heads, decoder_intermediate_size=4 * shape.dec_width,
+        mask_ratio=0.75, norm_pix_loss=True, layer_norm_eps=1e-6, hidden_act="gelu",
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, qkv_bias=True)
+    model = ViTMAEForPreTraining._from_config(config, attn_implementation="sdpa").to(device)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.05)
+
+    def step(images: torch.Tensor) -> None:
+        with _autocast(device, bf16):
+            loss = model(pixel_values=images).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step, sum(p.numel() for p in params)
+
+
+def _autocast(device: torch.device, bf16: bool) -> Any:
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_steps(step: Step, images: torch.Tensor, steps: int, device: torch.device) -> float:
+    """Seconds for ``steps`` training steps on ``images``."""
+    _sync(device)
+    started = time.perf_counter()
+    for _ in range(steps):
+        step(images)
+    _sync(device)
+    return time.perf_counter() - started
+
+
+def step_flops(step: Step, images: torch.Tensor) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step(images)
+    return int(counter.get_total_flops())
+
+
+def matmul_flops_per_second(device: torch.device, bf16: bool, size: int = 2048) -> float:
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    _sync(device)
+    rounds = 10
+    started = time.perf_counter()
+    for _ in range(rounds):
+        a @ b
+    _sync(device)
+    return 2 * size**3 * rounds / (time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA)")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=5, help="steps per timed round")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per model")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps (and compilation)")
+    parser.add_argument("--image", type=int, default=32)
+    parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--patch", type=int, default=4)
+    parser.add_argument("--width", type=int, default=192)
+    parser.add_argument("--depth", type=int, default=6)
+    parser.add_argument("--heads", type=int, default=3)
+    parser.add_argument("--dec-width", type=int, default=128)
+    parser.add_argument("--dec-depth", type=int, default=2)
+    parser.add_argument("--dec-heads", type=int, default=4)
+    parser.add_argument("--no-compile", dest="compile", action="store_false",
+                        help="run maskproof's model eagerly too")
+    args = parser.parse_args(argv)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
+                          else "cpu" if args.device == "auto" else args.device)
+    shape = Shape(args.image, args.channels, args.patch, args.width, args.depth, args.heads,
+                  args.dec_width, args.dec_depth, args.dec_heads)
+    torch.manual_seed(0)
+    images = torch.randn(args.batch, args.channels, args.image, args.image, device=device)
+
+    contenders = {
+        "maskproof" + (" (compiled)" if args.compile else ""): ours(
+            shape, device, args.compile, args.bf16),
+        "transformers ViTMAEForPreTraining": peer(shape, device, args.bf16),
+    }
+    flops = {}
+    for name, (step, _) in contenders.items():
+        for _ in range(args.warmup):
+            step(images)
+        flops[name] = step_flops(step, images)
+    seconds: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(args.rounds):
+        for name, (step, _) in contenders.items():
+            seconds[name].append(time_steps(step, images, args.steps, device))
+    peak = matmul_flops_per_second(device, args.bf16)
+
+    print(f"device {device}, {torch.get_num_threads()} threads, "
+          f"{'bf16 autocast' if args.bf16 else 'float32'}, torch {torch.__version__}")
+    print(f"config: {shape}, batch {args.batch}, mask ratio 0.75, norm-pix loss")
+    print(f"matmul {2048}x{2048}: {peak / 1e9:.1f} GFLOP/s")
+    print(f"{'implementation':<36}{'params':>11}{'images/s':>11}{'GFLOP/step':>12}"
+          f"{'GFLOP/s':>9}{'of matmul':>11}")
+    rates = {}
+    for name, (_, count) in contenders.items():
+        rate = args.batch * args.steps / statistics.median(seconds[name])
+        rates[name] = rate
+        achieved = flops[name] * rate / args.batch
+        print(f"{name:<36}{count:>11,}{rate:>11.1f}{flops[name] / 1e9:>12.2f}"
+              f"{achieved / 1e9:>9.1f}{achieved / peak:>11.1%}")
+    mine, theirs = rates.values()
+    print(f"ratio maskproof / transformers: {mine / theirs:.2f}x images/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Every contract the audit runs, in report order."""
+
+from __future__ import annotations
+
+from bridge.audit import (
+    contracts_encoder,
+    contracts_fixed,
+    contracts_jepa,
+    contracts_lean,
+    contracts_loss,
+    contracts_masking,
+)
+from bridge.audit.contract import Contract
+
+CATALOGUE: tuple[Contract, ...] = (
+    *contracts_masking.CONTRACTS,
+    *contracts_loss.CONTRACTS,
+    *contracts_encoder.CONTRACTS,
+    *contracts_lean.CONTRACTS,
+    *contracts_jepa.CONTRACTS,
+    *contracts_fixed.CONTRACTS,
+)
+
+BY_ID: dict[str, Contract] = {contract.id: contract for contract in CATALOGUE}

@@ -1,0 +1,64 @@
+"""``maskproof audit TARGET [--out DIR]``: run the contracts on an adapter, write the report.
+
+Exit 0 when no contract fails, 1 when one does, 2 (one line on stderr, via ``bridge.cli``) when
+``TARGET`` does not name an adapter or an argument is wrong. PyTorch is imported only when the
+command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``audit`` on the ``maskproof`` command line."""
+    parser = subparsers.add_parser(
+        "audit", help="check an MAE / I-JEPA implementation through an adapter; write a report",
+        description="Load the adapter TARGET (module:object; a class is instantiated), run every "
+                    "contract whose capabilities it exposes with Hypothesis (fixed seed, "
+                    "failures shrunk), print one line per contract and write audit.md and "
+                    "audit.json to DIR. Exit 1 when a contract fails. The adapter protocol is "
+                    "documented in bridge/audit/__init__.py and the README.")
+    parser.add_argument("target", metavar="TARGET", help="the adapter, as module:object")
+    parser.add_argument("--out", default=".", metavar="DIR",
+                        help="where to write audit.md and audit.json (default: .)")
+    parser.add_argument("--examples", type=int, default=40,
+                        help="Hypothesis examples per contract, before each contract's weight "
+                             "(default 40)")
+    parser.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
+    parser.add_argument("--contract", action="append", metavar="ID",
+                        help="run only this contract (repeatable)")
+    parser.set_defaults(func=run)
+
+
+def check_common(examples: int, seed: int) -> None:
+    if examples < 1:
+        raise ValueError(f"--examples must be a positive integer, got {examples}")
+    if seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {seed}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bridge.audit.catalogue import BY_ID
+    from bridge.audit.report import write_report
+    from bridge.audit.runner import FAILS, audit, load_target
+
+    check_common(args.examples, args.seed)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a directory")
+    only: list[str] | None = args.contract
+    unknown = sorted(set(only or ()) - set(BY_ID))
+    if unknown:
+        raise ValueError(f"unknown contract id(s) {unknown}; known: {sorted(BY_ID)}")
+    adapter = load_target(args.target)
+    result = audit(adapter, args.target, args.examples, args.seed, only)
+    for r in result.results:
+        detail = f"  {r.detail}" if r.status == FAILS else ""
+        print(f"{r.status:>14}  {r.contract.id}{detail}")
+    md_path, json_path = write_report(result, out)
+    counts = result.counts()
+    print(f"{counts['holds']} hold, {counts['fails']} fail, {counts['not applicable']} not "
+          f"applicable; wrote {md_path} and {json_path}")
+    return 1 if result.failed else 0

@@ -1,0 +1,212 @@
+"""Contracts on I-JEPA: the mask collator, the target branch, the EMA law and the optimizer."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import strategies as st
+
+from bridge.audit.contract import Contract, Draws, Violation, generator, randn, require
+from bridge.audit.protocols import JEPACollatorCapability, JEPATrainer, JEPATrainingCapability
+
+OVERLAP = "context/target overlap and empty sets"
+
+#: Float32 unit roundoff: the EMA update is evaluated in float32.
+U32 = 2.0**-24
+
+
+def check_disjoint_nonempty(adapter: JEPACollatorCapability, draws: Draws) -> None:
+    batch = draws.draw("batch", st.integers(1, 8))
+    seed = draws.seed()
+    contexts, targets = adapter.sample_jepa_masks(batch, generator(seed))
+    grid_h, grid_w = adapter.jepa_grid
+    cells = grid_h * grid_w
+    draws.size = cells * batch
+    require(len(contexts) == batch and len(targets) == batch,
+            f"asked for {batch} samples, got {len(contexts)} contexts and {len(targets)} targets")
+    for b, (context, blocks) in enumerate(zip(contexts, targets, strict=True)):
+        require(len(context) > 0, f"sample {b} has an empty context")
+        require(len(blocks) > 0, f"sample {b} has no target block")
+        for m, block in enumerate(blocks):
+            require(len(block) > 0, f"sample {b} target block {m} is empty")
+        every = [*context, *(i for block in blocks for i in block)]
+        outside = [i for i in every if not 0 <= i < cells]
+        require(not outside, f"sample {b} holds indices {outside} outside the "
+                             f"{grid_h}x{grid_w} grid")
+        require(len(set(context)) == len(context), f"sample {b}'s context repeats an index")
+        if not adapter.allow_overlap:
+            shared = sorted(set(context) & {i for block in blocks for i in block})
+            require(not shared, f"sample {b}: context and targets share cells {shared}")
+
+
+def check_reachable(adapter: JEPACollatorCapability, draws: Draws) -> None:
+    seed = draws.seed()
+    rng = generator(seed)
+    grid_h, grid_w = adapter.jepa_grid
+    as_target: set[int] = set()
+    as_context: set[int] = set()
+    for _ in range(8):
+        contexts, targets = adapter.sample_jepa_masks(32, rng)
+        for context, blocks in zip(contexts, targets, strict=True):
+            as_context.update(context)
+            as_target.update(i for block in blocks for i in block)
+    draws.size = grid_h * grid_w
+    every = set(range(grid_h * grid_w))
+
+    def cells(missing: set[int]) -> list[tuple[int, int]]:
+        return [divmod(i, grid_w) for i in sorted(missing)]
+
+    require(as_target >= every, f"over 256 samples, grid cells (row, col) "
+                                f"{cells(every - as_target)} were never a target")
+    require(as_context >= every, f"over 256 samples, grid cells (row, col) "
+                                 f"{cells(every - as_context)} were never context")
+
+
+def draw_masks(trainer: JEPATrainer, draws: Draws, seed: int
+               ) -> tuple[list[list[int]], list[list[list[int]]]]:
+    """Per sample ``M`` same-shaped target rectangles and the context = every other cell."""
+    grid_h, grid_w = trainer.grid_size
+    batch = draws.draw("batch", st.integers(1, 3))
+    blocks = draws.draw("target_blocks", st.integers(1, 2))
+    height = draws.draw("block_h", st.integers(1, min(2, grid_h)))
+    width = draws.draw("block_w", st.integers(1, min(2, grid_w)))
+    corners = torch.rand((batch, blocks, 2), generator=generator(seed)).tolist()
+    contexts, targets = [], []
+    for b in range(batch):
+        sample = []
+        for u, v in corners[b]:
+            top = int(u * (grid_h - height + 1))
+            left = int(v * (grid_w - width + 1))
+            sample.append([r * grid_w + c for r in range(top, top + height)
+                           for c in range(left, left + width)])
+        covered = {i for block in sample for i in block}
+        contexts.append([i for i in range(grid_h * grid_w) if i not in covered])
+        targets.append(sample)
+    return contexts, targets
+
+
+def _trainer(adapter: JEPATrainingCapability, draws: Draws
+             ) -> tuple[JEPATrainer, torch.Tensor, list[list[int]], list[list[list[int]]], int]:
+    seed = draws.seed()
+    trainer = adapter.jepa_trainer(seed)
+    contexts, targets = draw_masks(trainer, draws, seed)
+    images = randn((len(contexts), *trainer.image_shape), seed + 1)
+    draws.size = images.numel()
+    return trainer, images, contexts, targets, seed
+
+
+def check_no_target_gradient(adapter: JEPATrainingCapability, draws: Draws) -> None:
+    trainer, images, contexts, targets, _ = _trainer(adapter, draws)
+    out = trainer.forward(images, contexts, targets)
+    require(not out.target.requires_grad, "the targets require grad (no stop-gradient)")
+    torch.autograd.backward(out.loss)
+    leaked = [name for name, p in trainer.target_encoder.named_parameters()
+              if p.grad is not None and bool((p.grad != 0).any())]
+    require(not leaked, f"after backward() the target encoder has gradients in {leaked[:3]}")
+    again = trainer.forward(images, contexts, targets).target.detach()
+    require(torch.equal(out.target.detach(), again),
+            "two target computations on the same input disagree (dropout or state in the "
+            "target branch)")
+
+
+def ema_momentum(trainer: JEPATrainer, step: int) -> float:
+    """The documented linear schedule, clamped at the horizon."""
+    progress = min(step, trainer.ema_horizon) / trainer.ema_horizon
+    return trainer.ema_start + (trainer.ema_end - trainer.ema_start) * progress
+
+
+def _params(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone().double() for name, p in module.named_parameters()}
+
+
+def check_ema_law(adapter: JEPATrainingCapability, draws: Draws) -> None:
+    trainer, images, contexts, targets, _ = _trainer(adapter, draws)
+    horizon = trainer.ema_horizon
+    start = draws.draw("first_step", st.sampled_from((0, 1, horizon // 2, horizon - 1, horizon,
+                                                      horizon + 3)))
+    for step in range(start, start + draws.draw("steps", st.integers(1, 3))):
+        before = _params(trainer.target_encoder)
+        trainer.train_step(images, contexts, targets, step)
+        online = _params(trainer.context_encoder)
+        after = _params(trainer.target_encoder)
+        require(before.keys() == online.keys(),
+                "target and context encoders have different parameter names")
+        m = ema_momentum(trainer, step)
+        for name, old in before.items():
+            want = m * old + (1 - m) * online[name]
+            # Two float32 products and one sum, each rounded once (γ_3), plus m's rounding.
+            bound = 4 * U32 * (m * old.abs() + (1 - m) * online[name].abs()) + 2.0**-140
+            error = (after[name] - want).abs()
+            if bool((error > bound).any()):
+                raise Violation(
+                    f"step {step}: target parameter {name} is not m·target + (1-m)·online with "
+                    f"the documented m = {m!r} (max error {float(error.max()):.3e}, "
+                    f"bound {float(bound.max()):.3e})")
+
+
+def check_optimizer_coverage(adapter: JEPATrainingCapability, draws: Draws) -> None:
+    trainer, images, contexts, targets, _ = _trainer(adapter, draws)
+    in_optimizer = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
+    online = {f"context_encoder.{n}": p for n, p in trainer.context_encoder.named_parameters()}
+    online.update({f"predictor.{n}": p for n, p in trainer.predictor.named_parameters()})
+    missing = [name for name, p in online.items() if id(p) not in in_optimizer]
+    require(not missing, f"trainable parameters in no optimizer group: {missing[:4]}"
+                         f"{' …' if len(missing) > 4 else ''}")
+    frozen = [name for name, p in trainer.target_encoder.named_parameters()
+              if id(p) in in_optimizer]
+    require(not frozen, f"target-encoder parameters in the optimizer: {frozen[:4]}")
+    before = {name: p.detach().clone() for name, p in online.items()}
+    trainer.train_step(images, contexts, targets, 0)
+    unchanged = [name for name, p in online.items() if torch.equal(before[name], p.detach())]
+    require(not unchanged, f"parameters unchanged by a training step: {unchanged[:4]}")
+
+
+def check_teacher_full_view(adapter: JEPATrainingCapability, draws: Draws) -> None:
+    trainer, images, contexts, targets, seed = _trainer(adapter, draws)
+    first = trainer.forward(images, contexts, targets).target.detach()
+    keep = torch.rand((len(contexts), max(len(c) for c in contexts)),
+                      generator=generator(seed + 2))
+    smaller = [[i for k, i in enumerate(c) if keep[b, k] < 0.5 or k == 0]
+               for b, c in enumerate(contexts)]
+    second = trainer.forward(images, smaller, targets).target.detach()
+    require(torch.equal(first, second),
+            "the target features changed when only the context changed (the teacher does not "
+            "see the full view)")
+
+
+CONTRACTS = (
+    Contract("jepa.masks_disjoint_nonempty",
+             "per sample: context and targets non-empty, inside the grid, disjoint unless "
+             "overlap is declared",
+             (JEPACollatorCapability,),
+             "I-JEPA paper: targets are removed from the context block", OVERLAP,
+             check_disjoint_nonempty),
+    Contract("jepa.positions_reachable",
+             "over 256 samples every grid cell is a target at least once and context at least "
+             "once",
+             (JEPACollatorCapability,),
+             "I-JEPA paper: block positions are uniform over the grid", OVERLAP,
+             check_reachable, weight=0.1),
+    Contract("jepa.target_no_gradient",
+             "after backward() the target branch has no gradient; targets do not require grad "
+             "and two target computations agree",
+             (JEPATrainingCapability,),
+             "jepaLoss_target_ext (JEPA.lean): the loss reads targets only as values",
+             "stop-gradient", check_no_target_gradient, weight=0.2),
+    Contract("jepa.ema_law",
+             "after each step, target = m·target + (1-m)·online exactly once for every "
+             "parameter, m on the documented linear schedule",
+             (JEPATrainingCapability,),
+             "I-JEPA paper: EMA target encoder, momentum 0.996 -> 1.0 linearly",
+             "EMA law", check_ema_law, weight=0.2),
+    Contract("jepa.optimizer_coverage",
+             "optimizer = every context-encoder and predictor parameter, no target-encoder "
+             "one; one step changes all of them",
+             (JEPATrainingCapability,),
+             "I-JEPA paper: context encoder and predictor are trained by gradient",
+             "optimizer coverage", check_optimizer_coverage, weight=0.2),
+    Contract("jepa.teacher_full_view",
+             "target features do not change when only the context changes",
+             (JEPATrainingCapability,),
+             "I-JEPA paper: the target encoder sees the full image", "teacher input",
+             check_teacher_full_view, weight=0.2),
+)

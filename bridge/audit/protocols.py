@@ -1,0 +1,209 @@
+"""The adapter protocol: one ``typing.Protocol`` per capability an implementation may have.
+
+An adapter is any object; the audit checks each capability with ``isinstance`` against these
+runtime-checkable protocols (attribute presence only) and runs the contracts of the capabilities
+it finds. A capability the adapter lacks makes its contracts "not applicable", never "holds".
+
+Conventions every adapter converts to (the glue is the adapter's job, not the implementation's):
+
+* masks are ``[B, N]`` tensors with ``1`` / ``True`` = **masked** (removed from the encoder,
+  scored by the loss) and ``0`` = visible, patches in row-major grid order;
+* ``ids_restore[b, i]`` is the position of token ``i`` in sample ``b``'s shuffle, whose first
+  ``K`` entries are the kept tokens (the MAE paper's convention);
+* images are ``[B, C, H, W]``; patches are ``[B, N, P]`` with ``P = p·p·C``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+
+@runtime_checkable
+class RandomMaskingCapability(Protocol):
+    """MAE random masking of tokens ``x [B, N, D]``."""
+
+    def random_masking(self, x: Tensor, mask_ratio: float,
+                       generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+        """``(x_kept [B, K, D], mask [B, N] 1 = masked, ids_restore [B, N])``; all randomness
+        from ``generator``."""
+        ...
+
+
+@runtime_checkable
+class PatchifyCapability(Protocol):
+    """Images to patch rows and back, for any patch size and image shape that tiles.
+
+    An implementation bound to one patch size and channel count declares it with an optional
+    attribute ``patchify_fixed = (patch_size, in_chans)``; the contracts then draw only the grid.
+    """
+
+    def patchify(self, images: Tensor, patch_size: int) -> Tensor:
+        """``[B, C, H, W]`` -> ``[B, (H/p)·(W/p), p·p·C]``, patches row-major over the grid."""
+        ...
+
+    def unpatchify(self, patches: Tensor, patch_size: int,
+                   image_shape: tuple[int, int, int]) -> Tensor:
+        """Inverse of ``patchify`` for images of shape ``(C, H, W)``."""
+        ...
+
+
+@runtime_checkable
+class MAELossCapability(Protocol):
+    """The MAE reconstruction loss given images, predictions and the mask."""
+
+    #: Side of the square patches the loss cuts images into.
+    patch_size: int
+    #: Number of image channels the loss expects.
+    in_chans: int
+    #: Whether the target is the per-patch normalised image (MAE's ``norm_pix_loss``).
+    norm_pix_loss: bool
+
+    def loss(self, images: Tensor, pred: Tensor, mask: Tensor) -> Tensor:
+        """Scalar loss for ``images [B, C, H, W]``, ``pred [B, N, P]``, ``mask [B, N]``."""
+        ...
+
+
+@runtime_checkable
+class EncoderCapability(Protocol):
+    """The MAE encoder run on the visible patches a given mask leaves."""
+
+    patch_size: int
+    #: ``(C, H, W)`` of the images the encoder was built for.
+    encoder_image_shape: tuple[int, int, int]
+
+    def encode(self, images: Tensor, mask: Tensor) -> Tensor:
+        """Encoder output for ``images`` with the patches where ``mask`` is 1 removed; every
+        sample masks the same number of patches. Any shape ``[B, ...]``."""
+        ...
+
+
+@runtime_checkable
+class VectorMaskCapability(Protocol):
+    """TorchLean ``vectorMaeMask`` on ``x [B, D]``."""
+
+    def vector_mae_mask(self, x: Tensor, period: int, offset: int) -> Tensor: ...
+
+
+@runtime_checkable
+class ImagePatchMaskCapability(Protocol):
+    """TorchLean ``imagePatchMask`` on NCHW ``x``."""
+
+    def image_patch_mask(self, x: Tensor, patch_h: int, patch_w: int, period: int,
+                         offset: int) -> Tensor: ...
+
+
+@runtime_checkable
+class BlockMaskCapability(Protocol):
+    """TorchLean ``BlockMask.apply`` on every sample of ``x [B, *shape]``."""
+
+    def block_mask_apply(self, x: Tensor, blocks: Sequence[int | None], period: int,
+                         offset: int) -> Tensor: ...
+
+
+@runtime_checkable
+class JEPACollatorCapability(Protocol):
+    """An I-JEPA mask collator on a ``grid_h x grid_w`` patch grid."""
+
+    jepa_grid: tuple[int, int]
+    #: Whether context and targets may share cells (False in I-JEPA).
+    allow_overlap: bool
+
+    def sample_jepa_masks(self, batch_size: int, generator: torch.Generator
+                          ) -> tuple[list[list[int]], list[list[list[int]]]]:
+        """Per sample the context's flat grid indices and the list of target blocks' indices."""
+        ...
+
+
+class JEPAForward(NamedTuple):
+    """One I-JEPA forward: ``pred`` and ``target`` are ``[B, M, L, D]`` in the order of the
+    given target lists (every block the contract draws has the same length ``L``)."""
+
+    loss: Tensor
+    pred: Tensor
+    target: Tensor
+
+
+@runtime_checkable
+class JEPATrainer(Protocol):
+    """A freshly built I-JEPA model with its optimizer and EMA schedule."""
+
+    context_encoder: nn.Module
+    target_encoder: nn.Module
+    predictor: nn.Module
+    optimizer: torch.optim.Optimizer
+    #: ``(C, H, W)`` of the images and ``(grid_h, grid_w)`` of the patch grid.
+    image_shape: tuple[int, int, int]
+    grid_size: tuple[int, int]
+    #: The documented EMA schedule: momentum goes linearly from ``ema_start`` at step 0 to
+    #: ``ema_end`` at step ``ema_horizon`` and stays there.
+    ema_start: float
+    ema_end: float
+    ema_horizon: int
+
+    def forward(self, images: Tensor, context: list[list[int]],
+                targets: list[list[list[int]]]) -> JEPAForward: ...
+
+    def train_step(self, images: Tensor, context: list[list[int]],
+                   targets: list[list[list[int]]], step: int) -> None:
+        """Forward, backward, optimizer step and EMA update for global step ``step``."""
+        ...
+
+
+@runtime_checkable
+class JEPATrainingCapability(Protocol):
+    def jepa_trainer(self, seed: int) -> JEPATrainer:
+        """A new trainer whose random initialisation is seeded with ``seed``."""
+        ...
+
+
+@dataclass(frozen=True)
+class SinCos2D:
+    """The MAE / I-JEPA 2-D sin-cos table: ``[(1 if cls_token) + gh·gw, dim]``, columns in the
+    first half of the channels and rows in the second, sin before cos, ``ω_k = 10000^(-k/(dim/4))``,
+    an all-zero CLS row first when ``cls_token``."""
+
+    dim: int
+    grid_h: int
+    grid_w: int
+    cls_token: bool = False
+
+
+@dataclass(frozen=True)
+class Constant:
+    """Every entry equals ``value`` (e.g. a zero-initialised token)."""
+
+    value: float
+
+
+@dataclass(frozen=True)
+class FixedTensor:
+    """A tensor whose value after construction is documented, and that must not train."""
+
+    name: str
+    value: Tensor
+    documented: SinCos2D | Constant
+
+
+@runtime_checkable
+class FixedTensorsCapability(Protocol):
+    def fixed_tensors(self, seed: int) -> Sequence[FixedTensor]:
+        """The documented fixed tensors of a model built with random seed ``seed``."""
+        ...
+
+
+#: Every capability, in the order the report lists them.
+CAPABILITIES: tuple[type, ...] = (
+    RandomMaskingCapability, PatchifyCapability, MAELossCapability, EncoderCapability,
+    VectorMaskCapability, ImagePatchMaskCapability, BlockMaskCapability, JEPACollatorCapability,
+    JEPATrainingCapability, FixedTensorsCapability,
+)
+
+
+def capabilities_of(adapter: object) -> list[str]:
+    """Names of the capabilities ``adapter`` exposes."""
+    return [cap.__name__ for cap in CAPABILITIES if isinstance(adapter, cap)]

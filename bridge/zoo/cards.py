@@ -1,0 +1,146 @@
+"""The bug zoo's cards: one faithful-but-wrong implementation per bug family, with its metadata.
+
+Every card's adapter is :class:`bridge.audit.reference.ReferenceAdapter` with exactly one thing
+broken. ``caught_by`` is the contract that must fail on it; ``also_caught_by`` lists the other
+contracts the same defect violates (each may need more examples to show it). The zoo fails a card
+that its named contract misses or that fails a contract it does not list.
+``report`` is the public thread that motivated the card; ``does_not_prove`` says what catching
+it does not establish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bridge.audit.reference import ReferenceAdapter
+from bridge.zoo import broken_jepa as J
+from bridge.zoo import broken_lean as L
+from bridge.zoo import broken_mae as M
+
+
+@dataclass(frozen=True)
+class Card:
+    name: str
+    adapter: type[ReferenceAdapter]
+    family: str
+    report: str
+    caught_by: str
+    does_not_prove: str
+    also_caught_by: tuple[str, ...] = ()
+
+    @property
+    def expected(self) -> frozenset[str]:
+        return frozenset((self.caught_by, *self.also_caught_by))
+
+    @property
+    def summary(self) -> str:
+        doc = self.adapter.__doc__ or ""
+        return " ".join(doc.split())
+
+
+CARDS: tuple[Card, ...] = (
+    Card("ratio_ignored", M.RatioIgnored, "mask ratio ignored or miscounted",
+         "deepinsight/insightface #2219", "masking.keep_count",
+         "that the masked set is uniformly random, only its size"),
+    Card("float_keep_count", M.FloatKeepCount, "mask ratio ignored or miscounted",
+         "pattern of facebookresearch/mae models_mae.py (len_keep = int(L * (1 - r))); "
+         "beyond BUGZOO", "masking.keep_count",
+         "anything about ratios whose float product happens to round up"),
+    Card("mask_with_replacement", M.MaskWithReplacement, "mask ratio ignored or miscounted",
+         "facebookresearch/fairseq PR #752", "masking.keep_count",
+         "that the kept tokens are the right ones",
+         ("masking.ids_restore_inverse",)),
+    Card("restore_is_shuffle", M.RestoreIsShuffle, "ordering / unshuffle",
+         "lucidrains/vit-pytorch #241", "masking.ids_restore_inverse",
+         "that the decoder uses ids_restore at all (needs the decoder's internals)",
+         ("masking.kept_tokens_gathered",)),
+    Card("gather_sample_zero", M.GatherSampleZero, "ordering / unshuffle",
+         "facebookresearch/jepa #93", "masking.kept_tokens_gathered",
+         "the same defect inside a model's forward when the adapter's masking is separate"),
+    Card("square_unpatchify", M.SquareUnpatchify, "target definition (norm-pix / patchify)",
+         "transformers #29416 family; pattern of facebookresearch/mae unpatchify "
+         "(h = w = int(N ** .5))", "patchify.roundtrip",
+         "anything about square images, where the same code is correct"),
+    Card("column_major_patches", M.ColumnMajorPatches, "CLS / special-token off-by-one",
+         "huggingface/transformers #32410 (patch rows that are not patch i)",
+         "patchify.patch_content",
+         "that predictions are decoded in the same order (a consistent unpatchify hides it)",
+         # The reference loss cuts targets row-major, so it disagrees with this patchify.
+         ("loss.equals_spec", "loss.norm_pix_convention")),
+    Card("inverted_polarity", M.InvertedPolarity, "mask polarity / wrong loss set",
+         "Sllambias/asparagus PR #12; lightly-ai/lightly PR #1003", "loss.equals_spec",
+         "which convention the model's mask uses internally",
+         ("loss.visible_ignored", "loss.masked_gradient", "loss.norm_pix_convention")),
+    Card("all_patches_scored", M.AllPatchesScored, "normalisation of the loss",
+         "lightly-ai/lightly PR #1937", "loss.visible_ignored",
+         "how large the dilution is on a real ratio",
+         ("loss.equals_spec", "loss.masked_gradient", "loss.norm_pix_convention")),
+    Card("mean_divided_twice", M.MeanDividedTwice, "normalisation of the loss",
+         "BUGZOO: a mean divided again by the masked count", "loss.equals_spec",
+         "anything when one patch is masked (the extra division is by 1)",
+         ("loss.norm_pix_convention",)),
+    Card("shifted_loss_mask", M.ShiftedLossMask, "CLS / special-token off-by-one",
+         "IcarusWizard/MAE #17", "loss.masked_gradient",
+         "where in the model the shift happens",
+         ("loss.equals_spec", "loss.visible_ignored", "loss.norm_pix_convention",
+          "loss.masked_order_invariant")),
+    Card("biased_variance", M.BiasedVariance, "target definition (norm-pix / patchify)",
+         "BUGZOO: biased vs unbiased variance differs between ports", "loss.norm_pix_convention",
+         "that either convention trains worse; only that it is not the documented one",
+         ("loss.equals_spec",)),
+    Card("eps_outside_sqrt", M.EpsOutsideSqrt, "target definition (norm-pix / patchify)",
+         "huggingface/transformers #29416 family (norm-pix target conventions)",
+         "loss.norm_pix_convention",
+         "a difference on patches whose variance is far above eps (there it is below rounding)",
+         ("loss.equals_spec",)),
+    Card("encoder_sees_full_image", M.EncoderSeesFullImage,
+         "mask never reaches the encoder / target leakage",
+         "huggingface/transformers #13235; huggingface/lerobot #4153", "encoder.hidden_unseen",
+         "that the decoder or loss do not leak the hidden content another way"),
+    Card("batch_statistics", M.BatchStatistics, "batch dependence",
+         "allenai/olmoearth_pretrain PR #108; radixark/miles PR #2796",
+         "encoder.batch_independent",
+         "anything about batch-dependent layers in the decoder or loss",
+         ("encoder.hidden_unseen",)),
+    Card("offset_without_modulo", L.OffsetWithoutModulo, "TorchLean's own families",
+         "LEAN_SEMANTICS: offset compared without % period", "lean.vector_mae_mask",
+         "the same trap in the image or block masks"),
+    Card("floor_patches_per_row", L.FloorPatchesPerRow, "TorchLean's own families",
+         "LEAN_SEMANTICS: width // patchW instead of the ceiling", "lean.image_patch_mask",
+         "anything on widths that the patch width divides (there floor = ceiling)"),
+    Card("period_zero_hides_all", L.PeriodZeroHidesAll, "TorchLean's own families",
+         "LEAN_SEMANTICS: degenerate period = 0 must hide nothing", "lean.block_mask",
+         "the behaviour for positive periods"),
+    Card("overlap_ignored", J.OverlapIgnored, "context/target overlap and empty sets",
+         "facebookresearch/ijepa #60; galilai-group/stable-pretraining PR #244",
+         "jepa.masks_disjoint_nonempty",
+         "that the predictor cannot see targets another way"),
+    Card("exclusive_corner", J.ExclusiveCorner, "context/target overlap and empty sets",
+         "the official I-JEPA collator's randint(0, H - h) (see runtime.masks.multiblock)",
+         "jepa.positions_reachable", "that block positions are uniform, only reachable"),
+    Card("target_gradient", J.TargetGradient, "stop-gradient",
+         "lucidrains/data2vec-pytorch #8; jerber/lang-jepa PR #5", "jepa.target_no_gradient",
+         "that the EMA update itself is right"),
+    Card("teacher_sees_context_only", J.TeacherSeesContextOnly, "teacher input",
+         "lucidrains/data2vec-pytorch #20; facebookresearch/fairseq #4881",
+         "jepa.teacher_full_view", "that the teacher's input is un-augmented"),
+    Card("ema_never_called", J.EMANeverCalled, "EMA law",
+         "facebookresearch/simsiam #26; Lightning-Universe/lightning-bolts #1059",
+         "jepa.ema_law", "anything once the documented momentum reaches 1"),
+    Card("ema_horizon_wrong", J.EMAHorizonWrong, "EMA law",
+         "vturrisi/solo-learn #248", "jepa.ema_law",
+         "that the documented schedule is the one the paper used"),
+    Card("predictor_not_optimized", J.PredictorNotOptimized, "optimizer coverage",
+         "openai/parameter-golf PR #1581; ooples/AiDotNet PR #2180", "jepa.optimizer_coverage",
+         "that the learning rates or weight decay of each group are right"),
+    Card("trainable_pos_embed", J.TrainablePosEmbed,
+         "fixed tensors overwritten by initialisation",
+         "pattern of ports of facebookresearch/mae initialize_weights; beyond BUGZOO",
+         "fixed.documented_values", "that the table is used where it should be"),
+    Card("row_column_swapped", J.RowColumnSwapped, "fixed tensors overwritten by initialisation",
+         "layout of the official MAE / I-JEPA get_2d_sincos_pos_embed; beyond BUGZOO",
+         "fixed.documented_values",
+         "that a model trained with the swapped table is worse (it is only incompatible)"),
+)
+
+BY_NAME: dict[str, Card] = {card.name: card for card in CARDS}

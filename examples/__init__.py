@@ -1,0 +1,1 @@
+"""Worked examples of maskproof adapters (see README, "Auditing your implementation")."""
