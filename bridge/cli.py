@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from runtime.train import StepCheck
@@ -66,8 +66,15 @@ def _unavailable(message: str) -> int:
     return 2
 
 
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """Usage errors (an unknown flag, a missing command) as one line, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _OneLineErrorParser(
         prog="maskproof",
         description="Check masked self-supervised learning code against the TorchLean Lean "
                     "semantics, and train MAE / I-JEPA models that meet them.")

@@ -127,7 +127,8 @@ def mae_mask_disagreement(mask_removed: torch.Tensor, ids_restore: torch.Tensor,
         row = ranks[b].tolist()
         if sorted(row) != list(range(patches)):
             return f"ids_restore[{b}] = {row} is not a permutation of 0..{patches - 1}"
-        wrong = [i for i in range(patches) if (row[i] >= keep) != (i in set(removed))]
+        removed_set = set(removed)
+        wrong = [i for i in range(patches) if (row[i] >= keep) != (i in removed_set)]
         if wrong:
             i = wrong[0]
             return (f"mask_removed[{b}, {i}] disagrees with ids_restore: patch {i} has shuffle "

@@ -120,14 +120,16 @@ def resolve_config(
     """Merge defaults, file and flags (flags win), type-check and validate the result."""
     if task not in TASKS:
         raise UserError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    if file_values.get("task", task) != task:  # a saved config names its task; it must agree
+        raise UserError(f"--config: task {file_values['task']!r} does not match command {task!r}")
     values: dict[str, object] = dict(TASK_DEFAULTS[task])
     for source, layer in (("--config", file_values), ("flag", flag_values)):
         for name, value in layer.items():
+            if name == "task" and source == "--config":
+                continue
             if name not in _FIELDS or name == "task":
                 raise UserError(f"{source}: unknown setting {name!r}")
             values[name] = _coerce(name, value, source)
-    if file_values.get("task", task) != task:
-        raise UserError(f"--config: task {file_values['task']!r} does not match command {task!r}")
     for name in ("data", "labels"):
         path = values.get(name)
         if isinstance(path, str):  # absolute, so resume and probe work from any directory

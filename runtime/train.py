@@ -109,6 +109,7 @@ class RunResult:
     final_step: int
     final_loss: float
     metrics: list[dict[str, Any]] = field(default_factory=list)
+    is_main: bool = True  # False on torchrun ranks other than 0, which print nothing
 
 
 def make_schedule(config: TrainConfig, num_images: int) -> Schedule:
@@ -326,7 +327,8 @@ class _Trainer:
                         self.main and not self.quiet and sys.stderr.isatty())
         window: list[float] = []
         started = time.perf_counter()
-        last_loss = math.nan
+        # A run resumed from its final checkpoint (killed while finishing) trains no step.
+        last_loss = float(self.metrics[-1]["last_loss"]) if self.metrics else math.nan
         try:
             while s.step < schedule.total_steps:
                 index = self._batch_indices()
@@ -448,7 +450,7 @@ def _run(setup: _Setup, run_dir: Path, created: bool, quiet: bool,
     distributed.barrier(setup.ctx)
     if main:
         _finish(trainer, final_loss, seconds, setup.step - start_step)
-    return RunResult(run_dir, setup.step, final_loss, trainer.metrics)
+    return RunResult(run_dir, setup.step, final_loss, trainer.metrics, is_main=main)
 
 
 @contextlib.contextmanager

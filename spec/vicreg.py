@@ -23,11 +23,11 @@ def require_nat_list(values: Sequence[object], declaration: str, binder: str) ->
     return [require_nat(v, declaration, binder) for v in values]
 
 
-def sum_map(values: Sequence[int], f: Callable[[int], int], declaration: str) -> int:
+def sum_map(values: Sequence[int], f: Callable[[int], int]) -> int:
     """Lean ``(values.map f).sum`` over ``Nat``, folded by ``masked_loss`` over the positions."""
     total = masked_loss(len(values), fin_range(len(values)), lambda k: f(values[k]))
-    # A sum of Nats is a Nat; the check turns masked_loss's exact result back into an int.
-    return require_nat(total, declaration, "sum")
+    # Every f here returns a Nat, so masked_loss's exact result is already an int (no Fraction).
+    return int(total)
 
 
 @mirrors("varianceFloorPenalty")
@@ -43,7 +43,7 @@ def variance_term(gamma: int, variances: Sequence[int]) -> int:
     """Lean ``varianceTerm gamma variances := (variances.map (varianceFloorPenalty gamma)).sum``."""
     require_nat(gamma, "varianceTerm", "gamma")
     values = require_nat_list(variances, "varianceTerm", "variances")
-    return sum_map(values, lambda v: variance_floor_penalty(gamma, v), "varianceTerm")
+    return sum_map(values, lambda v: variance_floor_penalty(gamma, v))
 
 
 @mirrors("vicregObjective")
@@ -83,6 +83,5 @@ def redundancy_reduction_objective(lambda_: int, diag: Sequence[int],
     require_nat(lambda_, "redundancyReductionObjective", "lambda")
     diagonal = require_nat_list(diag, "redundancyReductionObjective", "diag")
     off_diagonal = require_nat_list(off_diag, "redundancyReductionObjective", "offDiag")
-    declaration = "redundancyReductionObjective"
-    return (sum_map(diagonal, diagonal_redundancy_penalty, declaration)
-            + lambda_ * sum_map(off_diagonal, off_diagonal_redundancy_penalty, declaration))
+    return (sum_map(diagonal, diagonal_redundancy_penalty)
+            + lambda_ * sum_map(off_diagonal, off_diagonal_redundancy_penalty))

@@ -3,9 +3,9 @@
 Runs mutmut 3 (configured in ``[tool.mutmut]`` of pyproject.toml) on a snapshot of the checkout,
 then prints the score (killed / total) and every mutant that was not killed, with its diff.
 
-    /work/venv/bin/python bench/mutation/run.py                 # full campaign
-    /work/venv/bin/python bench/mutation/run.py --only 'spec/masking.py' \
-        --tests "tests/spec/test_theorems.py -k 'maskedLoss or Mask'"        # a quick slice
+    .venv/bin/python bench/mutation/run.py                 # full campaign (hours on 2 cores)
+    .venv/bin/python bench/mutation/run.py --only 'spec/masking.py' --workdir /tmp/m   # one module
+    .venv/bin/python bench/mutation/run.py --report-only --workdir /tmp/m   # score what ran
 
 Two adaptations to this layout, both applied in-process before mutmut starts:
 
@@ -39,8 +39,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = ("spec", "bridge", "tests", "pyproject.toml")
 #: Decorators that only record the function in spec.registry; safe to keep on the trampoline.
 REGISTRY_DECORATORS = frozenset({"mirrors", "theorem"})
-#: Exit statuses that count as the tests detecting the mutant.
+#: Exit statuses that count as the tests detecting the mutant. A timeout is not counted: it is
+#: listed with the survivors and explained (or killed) like them.
 KILLED = frozenset({"killed"})
+#: Mutants a stopped or partial run never reached; reported, left out of the score.
+NOT_RUN = frozenset({"not checked"})
 
 
 @dataclass(frozen=True)
@@ -132,25 +135,37 @@ def collect_outcomes(workdir: Path) -> list[MutantOutcome]:
         codes = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
         for name, code in sorted(codes.items()):
             status = status_by_exit_code[code]
-            diff = "" if status in KILLED else get_diff_for_mutant(name, path=source)
+            skip = status in KILLED or status in NOT_RUN
+            diff = "" if skip else get_diff_for_mutant(name, path=source)
             outcomes.append(MutantOutcome(name, status, diff))
     return outcomes
 
 
 def report(outcomes: list[MutantOutcome], seconds: float, summary: Path | None) -> float:
+    """Print the score over the mutants that ran (``not checked`` ones are listed, not scored)."""
     counts = Counter(o.status for o in outcomes)
-    total = len(outcomes)
+    checked = [o for o in outcomes if o.status not in NOT_RUN]
+    total = len(checked)
     killed = sum(counts[s] for s in KILLED)
     score = killed / total if total else 0.0
-    print(f"\nmutants: {total}  " + "  ".join(f"{s}: {n}" for s, n in sorted(counts.items())))
+    print(f"\nmutants: {len(outcomes)}  "
+          + "  ".join(f"{s}: {n}" for s, n in sorted(counts.items())))
+    by_file: dict[str, Counter[str]] = {}
+    for outcome in checked:
+        by_file.setdefault(outcome.name.split(".x_")[0], Counter())[outcome.status] += 1
+    for module, module_counts in sorted(by_file.items()):
+        ran = sum(module_counts.values())
+        print(f"  {module}: {module_counts['killed']}/{ran} killed  "
+              + "  ".join(f"{s}: {n}" for s, n in sorted(module_counts.items()) if s != "killed"))
     print(f"score: {killed}/{total} killed = {100 * score:.2f}%  (wall time {seconds:.0f} s)")
-    for outcome in outcomes:
+    for outcome in checked:
         if outcome.status not in KILLED:
             print(f"\n# {outcome.name}: {outcome.status}\n{outcome.diff}")
     if summary is not None:
         summary.write_text(json.dumps({
             "total": total, "killed": killed, "score": score, "counts": dict(counts),
-            "wall_seconds": round(seconds), "not_killed": [o.__dict__ for o in outcomes
+            "by_module": {m: dict(c) for m, c in sorted(by_file.items())},
+            "wall_seconds": round(seconds), "not_killed": [o.__dict__ for o in checked
                                                           if o.status not in KILLED],
         }, indent=2) + "\n", "utf-8")
     return score
@@ -171,8 +186,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-score", type=float, default=0.95,
                         help="exit non-zero below this killed fraction")
     parser.add_argument("--no-nice", action="store_true", help="do not lower the priority")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only report the results already in --workdir (e.g. of a run "
+                        "stopped by a time limit): mutants it never reached are not scored")
     args = parser.parse_args(argv)
 
+    if args.report_only:
+        if args.workdir is None:
+            parser.error("--report-only needs --workdir")
+        os.chdir(args.workdir)
+        score = report(collect_outcomes(args.workdir.resolve()), 0.0,
+                       args.summary.resolve() if args.summary else None)
+        return 0 if score >= args.min_score else 1
     if not args.no_nice:
         os.nice(10)  # the machine is shared: mutants yield to interactive work
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="maskproof-mutation-"))).resolve()

@@ -71,7 +71,7 @@ class Contract:
     needs: tuple[type, ...]
     #: The Lean theorem or paper fact the property comes from.
     source: str
-    #: The bug family (BUGZOO) the property guards against.
+    #: The bug family (README, "The bug zoo") the property guards against.
     family: str
     check: Callable[[Any, Draws], None]
     #: Share of the requested examples this contract runs (expensive contracts run fewer).

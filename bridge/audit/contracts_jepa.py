@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
+from bridge import exact_loss
 from bridge.audit.contract import Contract, Draws, Violation, generator, randn, require
 from bridge.audit.protocols import JEPACollatorCapability, JEPATrainer, JEPATrainingCapability
 
@@ -63,17 +64,20 @@ def check_reachable(adapter: JEPACollatorCapability, draws: Draws) -> None:
 
 def draw_masks(trainer: JEPATrainer, draws: Draws, seed: int
                ) -> tuple[list[list[int]], list[list[list[int]]]]:
-    """Per sample ``M`` same-shaped target rectangles and the context = every other cell."""
+    """Per sample ``M`` target rectangles and the context = every other cell. Block ``m`` has the
+    same shape in every sample: a 1x1 block first, then drawn blocks up to 2 columns wide, so the
+    target batch is padded (as real multi-block batches are) whenever the grid allows it."""
     grid_h, grid_w = trainer.grid_size
     batch = draws.draw("batch", st.integers(1, 3))
-    blocks = draws.draw("target_blocks", st.integers(1, 2))
-    height = draws.draw("block_h", st.integers(1, min(2, grid_h)))
-    width = draws.draw("block_w", st.integers(1, min(2, grid_w)))
-    corners = torch.rand((batch, blocks, 2), generator=generator(seed)).tolist()
+    drawn = draws.draw("block_shapes", st.lists(
+        st.tuples(st.integers(1, min(2, grid_h)), st.just(min(2, grid_w))),
+        min_size=1, max_size=2))
+    shapes = [(1, 1), *drawn]
+    corners = torch.rand((batch, len(shapes), 2), generator=generator(seed)).tolist()
     contexts, targets = [], []
     for b in range(batch):
         sample = []
-        for u, v in corners[b]:
+        for (u, v), (height, width) in zip(corners[b], shapes, strict=True):
             top = int(u * (grid_h - height + 1))
             left = int(v * (grid_w - width + 1))
             sample.append([r * grid_w + c for r in range(top, top + height)
@@ -82,6 +86,25 @@ def draw_masks(trainer: JEPATrainer, draws: Draws, seed: int
         contexts.append([i for i in range(grid_h * grid_w) if i not in covered])
         targets.append(sample)
     return contexts, targets
+
+
+def padded_targets(targets: list[list[list[int]]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(indices [B, M, L], valid [B, M, L])``: the target lists padded with index 0."""
+    length = max(len(block) for sample in targets for block in sample)
+    shape = (len(targets), len(targets[0]), length)
+    index = torch.zeros(shape, dtype=torch.long)
+    valid = torch.zeros(shape, dtype=torch.bool)
+    for b, sample in enumerate(targets):
+        for m, block in enumerate(sample):
+            index[b, m, : len(block)] = torch.tensor(block)
+            valid[b, m, : len(block)] = True
+    return index, valid
+
+
+def _valid_rows(x: torch.Tensor, valid: torch.Tensor, what: str) -> torch.Tensor:
+    require(tuple(x.shape[:3]) == tuple(valid.shape),
+            f"{what} has shape {list(x.shape)}, expected [B, M, L, D] = {list(valid.shape)} + [D]")
+    return x.detach()[valid]
 
 
 def _trainer(adapter: JEPATrainingCapability, draws: Draws
@@ -102,8 +125,10 @@ def check_no_target_gradient(adapter: JEPATrainingCapability, draws: Draws) -> N
     leaked = [name for name, p in trainer.target_encoder.named_parameters()
               if p.grad is not None and bool((p.grad != 0).any())]
     require(not leaked, f"after backward() the target encoder has gradients in {leaked[:3]}")
-    again = trainer.forward(images, contexts, targets).target.detach()
-    require(torch.equal(out.target.detach(), again),
+    _, valid = padded_targets(targets)
+    again = trainer.forward(images, contexts, targets).target
+    require(torch.equal(_valid_rows(out.target, valid, "target"),
+                        _valid_rows(again, valid, "target")),
             "two target computations on the same input disagree (dropout or state in the "
             "target branch)")
 
@@ -162,15 +187,27 @@ def check_optimizer_coverage(adapter: JEPATrainingCapability, draws: Draws) -> N
 
 def check_teacher_full_view(adapter: JEPATrainingCapability, draws: Draws) -> None:
     trainer, images, contexts, targets, seed = _trainer(adapter, draws)
-    first = trainer.forward(images, contexts, targets).target.detach()
+    _, valid = padded_targets(targets)
+    first = _valid_rows(trainer.forward(images, contexts, targets).target, valid, "target")
     keep = torch.rand((len(contexts), max(len(c) for c in contexts)),
                       generator=generator(seed + 2))
     smaller = [[i for k, i in enumerate(c) if keep[b, k] < 0.5 or k == 0]
                for b, c in enumerate(contexts)]
-    second = trainer.forward(images, smaller, targets).target.detach()
+    second = _valid_rows(trainer.forward(images, smaller, targets).target, valid, "target")
     require(torch.equal(first, second),
             "the target features changed when only the context changed (the teacher does not "
             "see the full view)")
+
+
+def check_loss_equals_spec(adapter: JEPATrainingCapability, draws: Draws) -> None:
+    trainer, images, contexts, targets, _ = _trainer(adapter, draws)
+    out = trainer.forward(images, contexts, targets)
+    index, valid = padded_targets(targets)
+    _valid_rows(out.pred, valid, "pred")
+    _valid_rows(out.target, valid, "target")
+    check = exact_loss.check_ijepa(out.pred, out.target, index, valid, out.loss.reshape(()))
+    require(check.holds, f"{check.describe()}; target blocks per sample "
+                         f"{[len(block) for block in targets[0]]} tokens")
 
 
 CONTRACTS = (
@@ -184,8 +221,15 @@ CONTRACTS = (
              "over 256 samples every grid cell is a target at least once and context at least "
              "once",
              (JEPACollatorCapability,),
-             "I-JEPA paper: block positions are uniform over the grid", OVERLAP,
+             "I-JEPA paper: target and context blocks are sampled at random positions", OVERLAP,
              check_reachable, weight=0.1),
+    Contract("jepa.loss_equals_spec",
+             "loss = jepaLoss (smooth-L1, beta 1) over each block's target patches / (valid "
+             "target tokens · D), exactly up to derived rounding; padding never scored",
+             (JEPATrainingCapability,),
+             "jepaLoss, jepa_is_predictive_view_loss (JEPA.lean, PredictiveView.lean); official "
+             "I-JEPA smooth-L1 loss", "normalisation of the loss", check_loss_equals_spec,
+             weight=0.2),
     Contract("jepa.target_no_gradient",
              "after backward() the target branch has no gradient; targets do not require grad "
              "and two target computations agree",

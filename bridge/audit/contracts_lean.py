@@ -2,7 +2,7 @@
 
 Shapes are drawn with sides that patches and blocks do not divide, offsets far beyond the number
 of blocks (up to ``2^70``, more than ``int64`` holds) and ``period = 0`` / zero patch sides, the
-places where ports of the Lean definitions go wrong (LEAN_SEMANTICS traps).
+places where ports of the Lean definitions go wrong.
 """
 
 from __future__ import annotations

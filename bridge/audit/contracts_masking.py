@@ -70,10 +70,10 @@ def _shuffle(ids_restore: torch.Tensor, tokens: int) -> torch.Tensor:
     require(not ids_restore.is_floating_point(),
             f"ids_restore must be an integer tensor, got {ids_restore.dtype}")
     rows = torch.sort(ids_restore.long(), dim=1).values
-    expected = torch.arange(tokens).expand_as(rows)
-    bad = [b for b in range(rows.shape[0]) if not torch.equal(rows[b], expected[b])]
-    require(not bad, f"ids_restore[{bad[0] if bad else 0}] = "
-            f"{ids_restore[bad[0] if bad else 0].tolist()} is not a permutation of 0..{tokens-1}")
+    expected = torch.arange(tokens)
+    for b in range(rows.shape[0]):
+        require(torch.equal(rows[b], expected), f"ids_restore[{b}] = {ids_restore[b].tolist()} "
+                                                f"is not a permutation of 0..{tokens - 1}")
     return torch.argsort(ids_restore.long(), dim=1)
 
 
@@ -166,8 +166,8 @@ CONTRACTS = (
     Contract("masking.keep_count",
              "per sample exactly N - floor(N(1-r)) distinct tokens are masked, r read exactly",
              (RandomMaskingCapability,),
-             "MAE paper (He et al. 2022): keep floor(N(1-r)) tokens per sample", RATIO_FAMILY,
-             check_keep_count),
+             "MAE paper (He et al. 2022) mask ratio r; its code keeps floor(N(1-r)) tokens a "
+             "sample", RATIO_FAMILY, check_keep_count),
     Contract("masking.ids_restore_inverse",
              "ids_restore is a permutation and a token is masked iff its shuffle position >= K",
              (RandomMaskingCapability,),
@@ -181,7 +181,7 @@ CONTRACTS = (
     Contract("masking.batch_independent",
              "a sample's mask and kept tokens do not depend on the other samples' content",
              (RandomMaskingCapability,),
-             "MAE paper: per-sample noise, independent of the data", "batch dependence",
+             "MAE paper: patches sampled uniformly at random, per sample", "batch dependence",
              check_masking_batch_independent),
     Contract("patchify.roundtrip",
              "unpatchify(patchify(x)) == x bit for bit, non-square images, any C and patch size",

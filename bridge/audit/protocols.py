@@ -120,8 +120,9 @@ class JEPACollatorCapability(Protocol):
 
 
 class JEPAForward(NamedTuple):
-    """One I-JEPA forward: ``pred`` and ``target`` are ``[B, M, L, D]`` in the order of the
-    given target lists (every block the contract draws has the same length ``L``)."""
+    """One I-JEPA forward: ``pred`` and ``target`` are ``[B, M, L, D]``, row ``[b, m, k]`` for
+    the ``k``-th index of sample ``b``'s block ``m``; ``L`` is the longest block, and rows past a
+    block's length are padding (never compared, never to be scored by ``loss``)."""
 
     loss: Tensor
     pred: Tensor

@@ -78,6 +78,19 @@ class TeacherSeesContextOnly(ReferenceAdapter):
     trainer_class = MaskedTeacherTrainer
 
 
+class PaddingScoredTrainer(ReferenceJEPATrainer):
+    def forward(self, images: Tensor, context: list[list[int]],
+                targets: list[list[list[int]]]) -> JEPAForward:
+        out = self.model(images, padded_masks(context, targets))
+        return JEPAForward(F.smooth_l1_loss(out.pred, out.target), out.pred, out.target)
+
+
+class PaddingScored(ReferenceAdapter):
+    """The loss averages over every slot of the padded target batch, padding included."""
+
+    trainer_class = PaddingScoredTrainer
+
+
 class NoEMATrainer(ReferenceJEPATrainer):
     def update_target(self, step: int) -> None:
         pass

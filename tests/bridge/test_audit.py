@@ -1,11 +1,14 @@
 """maskproof audit: the reference passes every contract, the report and the CLI behave.
 
-Runtime (2 cores): about 30 s; the reference audit dominates.
+Runtime (2 cores): about 15 s; the worked example and the reference audit dominate.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -48,7 +51,12 @@ def test_worked_example_runs_and_reports_its_float_keep_count() -> None:
     failing = {cid for cid, r in status.items() if r.status == FAILS}
     assert failing == {"masking.keep_count"}
     keep = status["masking.keep_count"]
-    assert keep.counterexample["tokens"] == 15 and "r=0.8" in keep.detail
+    tokens = keep.counterexample["tokens"]
+    assert isinstance(tokens, int)
+    match = re.search(r"r=([0-9.]+)", keep.detail)
+    assert match is not None, keep.detail
+    ratio = match.group(1)
+    assert int(tokens * (1 - float(ratio))) == math.floor(tokens * (1 - Fraction(ratio))) - 1
     assert status["jepa.ema_law"].status == NOT_APPLICABLE
     assert status["loss.equals_spec"].status == HOLDS
     assert status["fixed.documented_values"].status == HOLDS

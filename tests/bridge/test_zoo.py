@@ -1,6 +1,6 @@
 """The bug zoo: every card is caught by the contract it names; the table and exit codes.
 
-Runtime (2 cores): about 100 s (the whole catalogue on each card, 10 examples a contract).
+Runtime (2 cores): about 90 s (the whole catalogue on each card, 10 examples a contract).
 """
 
 from __future__ import annotations

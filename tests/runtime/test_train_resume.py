@@ -32,9 +32,11 @@ from tests.runtime.train_helpers import (
     write_images,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 #: Long enough that the kill lands mid-run (each step is a few ms; the poll is 5 ms).
-KILL_RUN = {"steps": 400, "batch_size": 16, "mask_ratio": "0.75", "patch_size": 4,
-            "checkpoint_every": 25, "log_every": 5, "seed": 3, "device": "cpu"}
+KILL_RUN = {"steps": 240, "batch_size": 16, "mask_ratio": "0.75", "patch_size": 4,
+            "checkpoint_every": 20, "log_every": 5, "seed": 3, "device": "cpu"}
 
 
 def _losses(run_dir: Path) -> list[tuple[int, float]]:
@@ -61,14 +63,14 @@ def test_sigkilled_cli_run_resumes_bit_for_bit(tmp_path: Path) -> None:
     process = subprocess.Popen(maskproof_command(*args, "--out", str(killed)), cwd=ROOT,
                                env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
-    while _checkpoint_step(killed / CHECKPOINT_NAME) < 50 and process.poll() is None:
-        assert time.monotonic() < deadline, "the run wrote no checkpoint past step 50"
+    while _checkpoint_step(killed / CHECKPOINT_NAME) < 40 and process.poll() is None:
+        assert time.monotonic() < deadline, "the run wrote no checkpoint past step 40"
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     stopped_at = load_checkpoint(killed / CHECKPOINT_NAME)["step"]
-    assert 50 <= stopped_at < KILL_RUN["steps"]
+    assert 40 <= stopped_at < KILL_RUN["steps"]
     assert not (killed / COMPLETE_NAME).exists()
 
     resumed = run_maskproof("train", "mae", "--resume", str(killed), "--quiet")
@@ -129,3 +131,16 @@ def test_resume_of_a_complete_run_is_refused(tmp_path: Path) -> None:
                    quiet=True)
     with pytest.raises(UserError, match="already complete"):
         train(small_config("vector-mae", data, steps=2), resume=str(result.run_dir), quiet=True)
+
+
+def test_resume_from_the_final_checkpoint_only_finishes_the_run(tmp_path: Path) -> None:
+    data, _ = write_images(tmp_path)
+    config = small_config("vector-mae", data, steps=3)
+    first = train(config, out=str(tmp_path / "run"), quiet=True)
+    for name in (COMPLETE_NAME, "summary.json"):  # killed while writing the last files
+        (first.run_dir / name).unlink()
+    again = train(config, resume=str(first.run_dir), quiet=True)
+    assert again.final_step == 3 and again.final_loss == first.final_loss
+    assert (first.run_dir / COMPLETE_NAME).exists()
+    assert json.loads((first.run_dir / "summary.json").read_text())["final_loss"] == \
+        first.final_loss
