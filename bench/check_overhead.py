@@ -1,13 +1,16 @@
 """Per-step cost of ``maskproof train … --check-every K``, side by side in one process.
 
 For each task, the same run (same config, seed and data) is trained twice in this process: once
-plain, once with the live runtime-vs-spec check every ``K`` steps. Printed per task: the plain
+plain, once with the live runtime-vs-spec check on steps 0, K, 2K, ... Printed per task: the plain
 and checked time per step, their ratio, the mean time of one check, and the overhead that check
 cost implies at ``K`` (``check time / (K × plain step time)``), which is less noisy than the
 difference of two wall-clock runs on a shared machine.
 
     python bench/check_overhead.py                      # mae, default K, 2 x K steps
-    python bench/check_overhead.py --task all --every 50 --steps 100
+    python bench/check_overhead.py --task all --every 10 --steps 20 --threads 1
+
+The checks are pure Python (exact integer and ``Fraction`` arithmetic), so their cost does not
+shrink with more cores or a GPU while the step time does: measure on the machine you train on.
 """
 
 from __future__ import annotations

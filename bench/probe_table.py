@@ -95,7 +95,7 @@ def markdown(rows: list[dict[str, Any]], seeds: list[int]) -> str:
         lines.append(
             f"| {label} | {group[0]['steps']} "
             f"| {_pct([row['pretrained']['mean_patch'] for row in group])} "
-            f"| {_pct([c for c in cls if c is not None]) if all(c is not None for c in cls) else '—'} "
+            f"| {_pct([c for c in cls if c is not None]) if None not in cls else '—'} "
             f"| {_pct(best_random)} | {_pct([row['raw_pixels'] for row in group])} "
             f"| {statistics.mean(row['train_seconds'] for row in group):.0f} |")
     lines.append("")

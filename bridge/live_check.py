@@ -1,7 +1,7 @@
 """``maskproof train … --check-every K``: the runtime-equals-spec checks on live training batches.
 
-Every ``K`` steps, before the update, the step's own forward pass (this rank's rows of the live
-batch, see :class:`runtime.tasks.StepOutputs`) is checked in two parts:
+On steps ``0, K, 2K, …``, before the update, the step's own forward pass (this rank's rows of
+the live batch, see :class:`runtime.tasks.StepOutputs`) is checked in two parts:
 
 * the mask. Compact tasks: the runtime's ``vector_mae_mask`` / ``image_patch_mask`` of the live
   batch equals the spec mirror scalar by scalar, by bit pattern. Paper MAE: every ``mask_removed``
@@ -34,7 +34,8 @@ Tensors = dict[str, torch.Tensor]
 
 
 class LiveSpecCheck:
-    """The runtime-vs-spec check of steps ``K − 1, 2K − 1, …`` (0-based), i.e. every K-th."""
+    """The runtime-vs-spec check of steps ``0, K, 2K, …`` (0-based): the first batch is always
+    checked, so a run with ``--check-every`` never ends unchecked."""
 
     def __init__(self, every: int) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every <= 0:
@@ -44,7 +45,7 @@ class LiveSpecCheck:
         self.passed: list[tuple[int, str]] = []
 
     def due(self, step: int) -> bool:
-        return (step + 1) % self.every == 0
+        return step % self.every == 0
 
     def __call__(self, live: LiveStep) -> str | None:
         checker = _CHECKERS[live.config.task]

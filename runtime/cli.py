@@ -95,9 +95,9 @@ def add_train_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         parser.add_argument(
             "--check-every", dest="check_every", type=int, nargs="?", const=DEFAULT_CHECK_EVERY,
             default=None, metavar="K",
-            help="every K steps check the live batch against the Lean spec (masks, and the loss "
-                 "against the exact spec loss within its rounding bound); stop with a one-line "
-                 f"diff and exit status 1 on the first disagreement (K defaults to "
+            help="check the first and every K-th live batch against the Lean spec (masks, and "
+                 "the loss against the exact spec loss within its rounding bound); stop with a "
+                 "one-line diff and exit status 1 on the first disagreement (K defaults to "
                  f"{DEFAULT_CHECK_EVERY})")
     parser.set_defaults(func=run_train, step_checks=step_checks)
     _quiet_errors(parser)

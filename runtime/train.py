@@ -62,7 +62,7 @@ GRID_IMAGES = 8
 class LiveStep:
     """What a step check sees: the step about to update (0-based), the run's config, the
     unwrapped model (weights before this step's update) and the forward pass on this rank's
-    rows of the live batch."""
+    rows of the live batch. Checks run inside the step's autocast context (bf16 on CUDA)."""
 
     step: int
     config: TrainConfig
@@ -337,11 +337,14 @@ class _Trainer:
                 with _autocast(s.device):
                     outputs = s.task.forward_step(self.forward_model, batch, s.generator,
                                                   s.shard)
-                loss = outputs.loss
-                loss_value = float(distributed.mean_across_ranks(loss.detach().float(), s.ctx))
-                if not math.isfinite(loss_value):
-                    raise self._fail("loss", loss_value)
-                self._run_checks(outputs)
+                    loss = outputs.loss
+                    loss_value = float(distributed.mean_across_ranks(loss.detach().float(),
+                                                                     s.ctx))
+                    if not math.isfinite(loss_value):
+                        raise self._fail("loss", loss_value)
+                    # Under the step's autocast: a check that recomputes part of the forward
+                    # pass (the MAE norm-pix target) repeats the step's own operations.
+                    self._run_checks(outputs)
                 s.optimizer.zero_grad(set_to_none=True)
                 torch.autograd.backward(loss)
                 grad_norm = self._grad_norm()

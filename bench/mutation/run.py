@@ -25,11 +25,12 @@ import json
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def allow_registry_decorators() -> None:
                     or node.name.value in fm.NEVER_MUTATE_FUNCTION_NAMES)
         return skipped
 
-    def arrange(function: cst.FunctionDef, mutants: Sequence[fm.Mutation],
+    def arrange(function: cst.FunctionDef, mutants: Iterable[fm.Mutation],
                 class_name: str | None) -> tuple[Sequence[fm.MODULE_STATEMENT],
                                                  Sequence[fm.MODULE_STATEMENT],
                                                  Sequence[fm.MODULE_STATEMENT], Sequence[str]]:
@@ -171,6 +172,33 @@ def report(outcomes: list[MutantOutcome], seconds: float, summary: Path | None) 
     return score
 
 
+def recheck(workdir: Path, names: list[str], tests: list[str]) -> dict[str, str]:
+    """Re-run mutants that a finished campaign did not kill, against the checkout's current tests.
+
+    The mutated sources in ``workdir/mutants`` are reused (no regeneration, no stats phase): a
+    copy of them gets today's ``tests/`` and ``bridge/``, and each mutant is selected through
+    mutmut's ``MUTANT_UNDER_TEST`` switch. Only valid while ``spec/`` itself is unchanged since
+    the campaign, for the modules being rechecked.
+    """
+    scratch = workdir / f"recheck-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", ".hypothesis", ".pytest_cache")
+    shutil.copytree(workdir / "mutants", scratch, ignore=ignore)
+    for name in ("tests", "bridge"):
+        shutil.rmtree(scratch / name, ignore_errors=True)
+        shutil.copytree(ROOT / name, scratch / name, ignore=ignore)
+    verdicts = {}
+    for name in names:
+        env = {**os.environ, "MUTANT_UNDER_TEST": name, "MASKPROOF_PROFILE": "mutation"}
+        result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p",
+                                 "no:cacheprovider", *tests], cwd=scratch, env=env,
+                                capture_output=True, text=True, check=False, timeout=600)
+        verdicts[name] = "killed" if result.returncode == 1 else (
+            "survived" if result.returncode == 0 else f"exit {result.returncode}")
+        print(f"{verdicts[name]:>9}  {name}", flush=True)
+    return verdicts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     parser.add_argument("--max-children", type=int, default=2, help="parallel mutant workers")
@@ -186,11 +214,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-score", type=float, default=0.95,
                         help="exit non-zero below this killed fraction")
     parser.add_argument("--no-nice", action="store_true", help="do not lower the priority")
+    parser.add_argument("--recheck", nargs="+", metavar="TEST", default=None,
+                        help="re-run the campaign's non-killed mutants in --workdir against these "
+                        "current test files (no regeneration); writes --summary")
+    parser.add_argument("--recheck-only", default="",
+                        help="with --recheck: only mutants whose name contains this text")
+    parser.add_argument("--recheck-names", type=Path,
+                        help="with --recheck: a file of mutant names (one a line) to re-run")
     parser.add_argument("--report-only", action="store_true",
                         help="only report the results already in --workdir (e.g. of a run "
                         "stopped by a time limit): mutants it never reached are not scored")
     args = parser.parse_args(argv)
 
+    if args.recheck is not None:
+        if args.workdir is None:
+            parser.error("--recheck needs --workdir")
+        summary_path = args.summary.resolve() if args.summary else None
+        os.chdir(args.workdir)  # mutmut reads its mutants/ relative to the working directory
+        outcomes = collect_outcomes(args.workdir.resolve())
+        wanted = (set(args.recheck_names.read_text("utf-8").split()) if args.recheck_names
+                  else None)
+        left = [o.name for o in outcomes
+                if o.status not in KILLED | NOT_RUN and args.recheck_only in o.name
+                and (wanted is None or o.name in wanted)]
+        verdicts = recheck(args.workdir.resolve(), left, args.recheck)
+        if summary_path:
+            summary_path.write_text(json.dumps(verdicts, indent=2) + "\n", "utf-8")
+        still = [name for name, verdict in verdicts.items() if verdict != "killed"]
+        print(f"rechecked {len(verdicts)}: {len(verdicts) - len(still)} now killed, "
+              f"{len(still)} not killed")
+        return 0
     if args.report_only:
         if args.workdir is None:
             parser.error("--report-only needs --workdir")

@@ -28,7 +28,7 @@ TASK_SETTINGS: list[tuple[str, dict[str, object]]] = [
 
 def test_due_steps_are_every_kth() -> None:
     check = LiveSpecCheck(3)
-    assert [step for step in range(10) if check.due(step)] == [2, 5, 8]
+    assert [step for step in range(10) if check.due(step)] == [0, 3, 6, 9]
     with pytest.raises(ValueError, match="positive int"):
         LiveSpecCheck(0)
 
@@ -41,7 +41,7 @@ def test_live_checks_pass_on_the_real_runtime(tmp_path: Path, task: str,
     result = train(small_config(task, data, steps=4, **extra), out=str(tmp_path / "run"),
                    quiet=True, checks=(check,))
     assert result.final_step == 4
-    assert [step for step, _ in check.passed] == [1, 3]
+    assert [step for step, _ in check.passed] == [0, 2]
     assert all("within bound" in line for _, line in check.passed)
 
 
@@ -51,7 +51,7 @@ def test_cli_reports_the_checks(tmp_path: Path, capsys: pytest.CaptureFixture[st
                  "--hidden-dim", "8", "--device", "cpu", "--check-every", "2", "--out",
                  str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
-    assert "spec checks (every 2 steps): 2 live batches (steps 1, 3) agree with the spec" in out
+    assert "spec checks (every 2 steps): 2 live batches (steps 0, 2) agree with the spec" in out
 
 
 def _run_cli(tmp_path: Path, task: str, extra: list[str],
@@ -64,12 +64,13 @@ def _run_cli(tmp_path: Path, task: str, extra: list[str],
     return status, capsys.readouterr().err, run
 
 
-def _assert_stopped_at_step_1(status: int, err: str, run: Path) -> None:
+def _assert_stopped_at_first_step(status: int, err: str, run: Path) -> None:
     assert status == 1, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert err.startswith("maskproof train: spec check failed at step 1: ")
+    assert err.startswith("maskproof train: spec check failed at step 0: ")
     assert "training stopped before this update (last good checkpoint: step 0" in err
-    assert load_state(run)["step"] == 0
+    state = load_state(run)  # the initial weights, untouched by the rejected update
+    assert state["step"] == 0 and not state["optimizer"]["state"]
     assert not (run / COMPLETE_NAME).exists()
 
 
@@ -82,7 +83,7 @@ def test_a_corrupted_mae_loss_stops_the_run(tmp_path: Path, monkeypatch: pytest.
 
     monkeypatch.setattr(mae, "masked_patch_loss", off_by_a_thousandth)
     status, err, run = _run_cli(tmp_path, "mae", [], capsys)
-    _assert_stopped_at_step_1(status, err, run)
+    _assert_stopped_at_first_step(status, err, run)
     assert "paper MAE (norm-pix): runtime" in err and "OUTSIDE bound" in err
 
 
@@ -97,7 +98,7 @@ def test_an_mae_mask_with_flipped_polarity_stops_the_run(
 
     monkeypatch.setattr("runtime.models.mae.random_masking", flipped)
     status, err, run = _run_cli(tmp_path, "mae", [], capsys)
-    _assert_stopped_at_step_1(status, err, run)
+    _assert_stopped_at_first_step(status, err, run)
     assert "mask_removed[0] removes 1 of 4 patches" in err and "3 must be removed" in err
 
 
@@ -111,7 +112,7 @@ def test_a_corrupted_jepa_loss_stops_the_run(tmp_path: Path, monkeypatch: pytest
 
     monkeypatch.setattr(ijepa, "smooth_l1_over_valid", plus_padding)
     status, err, run = _run_cli(tmp_path, "jepa", ["--patch-size", "2"], capsys)
-    _assert_stopped_at_step_1(status, err, run)
+    _assert_stopped_at_first_step(status, err, run)
     assert "I-JEPA: runtime" in err and "OUTSIDE bound" in err
 
 
@@ -125,5 +126,5 @@ def test_a_vector_mae_loss_over_the_wrong_coordinates_stops_the_run(
 
     monkeypatch.setattr(compact.VectorMAE, "forward", every_coordinate)
     status, err, run = _run_cli(tmp_path, "vector-mae", ["--hidden-dim", "8"], capsys)
-    _assert_stopped_at_step_1(status, err, run)
+    _assert_stopped_at_first_step(status, err, run)
     assert "vector MAE: runtime" in err and "OUTSIDE bound" in err

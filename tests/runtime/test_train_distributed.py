@@ -67,8 +67,8 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path: Path, task
     done = subprocess.run(command, cwd=ROOT, env=cli_env(), capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    # Rank 0 alone reports, and its rows of steps 3 and 7 agreed with the spec.
-    assert done.stdout.count("spec checks (every 4 steps): 2 live batches (steps 3, 7)") == 1
+    # Rank 0 alone reports, and its rows of steps 0 and 4 agreed with the spec.
+    assert done.stdout.count("spec checks (every 4 steps): 2 live batches (steps 0, 4)") == 1
     config = json.loads((ddp_dir / "config.json").read_text())
     assert config["world_size"] == 2
 

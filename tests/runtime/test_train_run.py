@@ -9,11 +9,13 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from bridge.cli import main
 from runtime import checkpoint
+from runtime.data import images_from_array
 from runtime.errors import UserError
 from runtime.optim import lr_at, param_groups, scaled_lr
 from runtime.tasks import build_model_seeded, make_task
@@ -229,3 +231,18 @@ def test_training_never_touches_the_global_rng_and_is_deterministic(tmp_path: Pa
     c = load_state(other.run_dir)["model"]
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
+
+
+def test_uint8_and_float_data_are_accepted_and_validated(tmp_path: Path) -> None:
+    raw = np.arange(2 * 3 * 4 * 4, dtype=np.uint8).reshape(2, 3, 4, 4)
+    images = images_from_array(raw, "x")
+    assert images.dtype == torch.float32
+    assert torch.equal(images, torch.from_numpy(raw.astype(np.float32) / np.float32(255.0)))
+    as_float = images_from_array(raw.astype(np.float64) / 7, "x")
+    assert as_float.dtype == torch.float32
+    with pytest.raises(UserError, match=r"non-finite value\(s\) as float32, first at index"):
+        images_from_array(np.full((1, 1, 2, 2), 1e300), "x")  # overflows float32
+    data = tmp_path / "rgb.npy"
+    np.save(data, np.random.default_rng(0).integers(0, 256, (16, 3, 8, 8), dtype=np.uint8))
+    result = train(small_config("mae", data, steps=2), out=str(tmp_path / "run"), quiet=True)
+    assert math.isfinite(result.final_loss)

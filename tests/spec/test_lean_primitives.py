@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spec.block_mask import require_coordinates, require_policies
+from spec.block_mask import require_coordinates, require_policies, require_rank
 from spec.errors import LeanContractError
 from spec.lean import (
     exact_of_float,
@@ -110,6 +110,7 @@ def test_primitive_guards_pass_lean_values_through_unchanged() -> None:
     (lambda: require_policies("x", "d", "b"), "a List (Option Nat), got 'x'"),
     (lambda: require_policies([None, -2], "d", "b"), "a Nat (an int >= 0), got -2"),
     (lambda: require_shape(3, "d", "b"), "a Shape (a sequence of Nats), got 3"),
+    (lambda: require_rank((1,), 2, "d", "b"), "a tensor of shape [2] (the rank of shape), got [1]"),
 ])
 def test_guard_messages_name_expectation_and_value(call: object, message: str) -> None:
     assert callable(call)

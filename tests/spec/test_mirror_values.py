@@ -21,7 +21,7 @@ from spec.finite_functions import (
     table_function2,
 )
 from spec.mae import reconstruct
-from spec.predictive_view import SSLViewGraph, view_graph_energy
+from spec.predictive_view import SSLViewGraph, mae_as_predictive_view_contract, view_graph_energy
 from spec.vicreg import (
     diagonal_redundancy_penalty,
     redundancy_reduction_objective,
@@ -100,6 +100,10 @@ def test_block_index_values() -> None:
     assert block_mask.block_index([2], [0], [0], 0, False) is None  # some 0
     assert block_mask.block_index([2], [1], [2], 0, False) is None  # out of range
     assert block_mask.block_index([2], [1], [], 0, False) is None  # rank mismatch
+    # Mismatches found only after a blocked axis was used: still `none`, never the partial index.
+    assert block_mask.block_index([2, 2], [1, 1], [1], 0, False) is None
+    assert block_mask.block_index([2], [1, 1], [1], 0, False) is None
+    assert block_mask.block_index([2], [1], [1, 0], 0, False) is None
     assert block_mask.index([2], [None], [0]) is None
     assert block_mask.index([5], [2], [4]) == 2
 
@@ -115,3 +119,15 @@ def test_block_hidden_and_apply_values() -> None:
     # Internal.apply on the second row only: prefix [1], remaining shape [2].
     assert block_mask.internal_apply([2, 2], [1, 1], 2, 0, [1], [2], (5.0, 6.0)) == (0.0, 6.0)
     assert block_mask.internal_apply([2, 2], [1, 1], 2, 1, [1], [2], (5.0, 6.0)) == (5.0, 0.0)
+
+
+def test_contract_predictor_checks_its_index() -> None:
+    # The MAE contract's `predict _ i = pred i` is a Lean function on Fin n: callers outside
+    # maskedLoss can hand it any int, so it checks the index itself.
+    contract = mae_as_predictive_view_contract(2, [1], [5, 6], [7, 8], lambda t, p: t + p)
+    assert contract.predict(None, 1) == 8
+    for bad in (2, -1):
+        with pytest.raises(LeanContractError) as raised:
+            contract.predict(None, bad)
+        assert (raised.value.declaration, raised.value.binder) == ("maeAsPredictiveViewContract",
+                                                                   "i")
