@@ -27,6 +27,9 @@ from bridge import extract
 from bridge.rounding import (
     Chain,
     NormPixBounds,
+    ceil_on_grid,
+    floor_on_grid,
+    grid_bits,
     nonnegative_loss_bound,
     norm_pix_bounds,
     precision_of,
@@ -274,7 +277,9 @@ def check_paper_mae_norm_pix(raw_target: torch.Tensor, normalised: torch.Tensor,
     the bound: the rounding of the loss evaluated on the runtime's own target, plus how far the
     runtime's normalised values may lie from the exact ones (``Σ e_j (2|p_j − t̂_j| + e_j)``),
     which holds only if every runtime value lies in its interval (see
-    :func:`norm_pix_misses`; the caller checks that first).
+    :func:`norm_pix_misses`; the caller checks that first). The enclosure's sums are rounded
+    outward to a grid finer than the dtype's underflow unit (:func:`norm_pix_loss_sums`), which
+    keeps the check linear in the batch.
     """
     bounds = norm_pix_patch_bounds(raw_target, loss.dtype) if bounds is None else bounds
     idxs = paper_mae_masked_idxs(mask_removed)
@@ -284,23 +289,54 @@ def check_paper_mae_norm_pix(raw_target: torch.Tensor, normalised: torch.Tensor,
     if count == 0:
         return LossCheck("paper MAE (norm-pix)", _runtime_value(loss), Fraction(0),
                          _paper_bound(Fraction(0), batch, patches, width, 0, loss.dtype))
-    low = high = propagated = Fraction(0)
-    for bi, sample_idxs in enumerate(idxs):
-        for i in sample_idxs:
-            patch_bounds = bounds[bi][i]
-            for j, p_float in enumerate(pred_rows[bi][i]):
-                p = Fraction(p_float)
-                exact_lo, exact_hi = patch_bounds.exact[j]
-                ends = ((p - exact_lo) ** 2, (p - exact_hi) ** 2)
-                low += 0 if exact_lo <= p <= exact_hi else min(ends)
-                high += max(ends)
-                e = patch_bounds.error_bound(j)
-                propagated += e * (2 * abs(p - Fraction(runtime_rows[bi][i][j])) + e)
+    low, high, propagated = norm_pix_loss_sums(bounds, pred_rows, runtime_rows, idxs,
+                                               grid_bits(precision_of(loss.dtype)))
     scale = width * count
     middle, half_width = (low + high) / (2 * scale), (high - low) / (2 * scale)
     rounding = _paper_bound(on_runtime / scale, batch, patches, width, count, loss.dtype)
     return LossCheck("paper MAE (norm-pix)", _runtime_value(loss), middle,
                      rounding + propagated / scale + half_width)
+
+
+def norm_pix_loss_sums(bounds: list[list[NormPixBounds]],
+                       pred: list[list[tuple[float, ...]]],
+                       normalised: list[list[tuple[float, ...]]],
+                       idxs: list[list[int]], bits: int) -> tuple[Fraction, Fraction, Fraction]:
+    """Over the masked patches ``idxs``: ``low ≤ Σ (p − x)² ≤ high`` for the exact normalised
+    values ``x`` in their enclosures, and ``propagated ≥ Σ e_j (2|p_j − t̂_j| + e_j)``.
+
+    Each patch's sums are exact; only their totals are rounded, outward, to the grid ``2^-bits``
+    (``low`` down, ``high`` and ``propagated`` up) and added as integers. Adding the exact
+    Fractions across patches instead makes the denominator the product of every patch's odd
+    square-root factors, and the cost grows with the square of the batch (rounding_bound.md,
+    section 3.3, "Outward rounding").
+    """
+    low = high = propagated = 0
+    for bi, sample_idxs in enumerate(idxs):
+        for i in sample_idxs:
+            patch_low, patch_high, patch_propagated = _norm_pix_patch_terms(
+                bounds[bi][i], pred[bi][i], normalised[bi][i])
+            low += floor_on_grid(patch_low, bits)
+            high += ceil_on_grid(patch_high, bits)
+            propagated += ceil_on_grid(patch_propagated, bits)
+    unit = 1 << bits
+    return Fraction(low, unit), Fraction(high, unit), Fraction(propagated, unit)
+
+
+def _norm_pix_patch_terms(patch_bounds: NormPixBounds, pred: Sequence[float],
+                          runtime: Sequence[float]) -> tuple[Fraction, Fraction, Fraction]:
+    """One masked patch, exactly: ``Σ_j min (p_j − x)²`` and ``Σ_j max (p_j − x)²`` over ``x`` in
+    the exact value's enclosure, and ``Σ_j e_j (2|p_j − t̂_j| + e_j)``."""
+    low = high = propagated = Fraction(0)
+    for j, p_float in enumerate(pred):
+        p = Fraction(p_float)
+        exact_lo, exact_hi = patch_bounds.exact[j]
+        ends = ((p - exact_lo) ** 2, (p - exact_hi) ** 2)
+        low += 0 if exact_lo <= p <= exact_hi else min(ends)
+        high += max(ends)
+        e = patch_bounds.error_bound(j)
+        propagated += e * (2 * abs(p - Fraction(runtime[j])) + e)
+    return low, high, propagated
 
 
 def _smooth_l1_units(t: tuple[int, ...], p: tuple[int, ...], half_unit: int) -> int:
@@ -324,7 +360,7 @@ def check_ijepa(pred: torch.Tensor, target: torch.Tensor, targets: torch.Tensor,
     scale = _scale([v for rows in (pred_rows, target_rows) for s in rows for b in s for r in b
                     for v in r])
     total = 0
-    abs_diff = Fraction(0)
+    abs_diff_units = 0  # Σ |p − t| in units of 2^-S: integers, so the running sum stays cheap
     count = 0
     for bi in range(batch):
         for m in range(blocks):
@@ -345,12 +381,13 @@ def check_ijepa(pred: torch.Tensor, target: torch.Tensor, targets: torch.Tensor,
             total += int(jepa_loss(n, patch_idxs, None, table, predict,
                                    lambda t, p: _smooth_l1_units(t, p, scale)))
             for slot, _ in slots:
-                abs_diff += sum((abs(Fraction(p) - Fraction(t)) for p, t in
-                                 zip(pred_rows[bi][m][slot], target_rows[bi][m][slot],
-                                     strict=True)), Fraction(0))
+                abs_diff_units += sum(abs(p - t) for p, t in zip(
+                    _units(pred_rows[bi][m][slot], scale), _units(target_rows[bi][m][slot], scale),
+                    strict=True))
             count += len(slots)
     values = count * dim
     exact_sum = Fraction(total, 2 * scale * scale)
+    abs_diff = Fraction(abs_diff_units, scale)
     exact = exact_sum / values if values else Fraction(0)
     # The sum runs over every padded slot, but padding is an exact zero and adds no rounding:
     # only the valid values count as summands (rounding_bound.md, Lemma B'); underflow is

@@ -158,6 +158,17 @@ def interval_mul(a: tuple[Fraction, Fraction],
     return min(products), max(products)
 
 
+def interval_mul_positive(a: tuple[Fraction, Fraction],
+                          b: tuple[Fraction, Fraction]) -> tuple[Fraction, Fraction]:
+    """``interval_mul(a, b)`` for ``b`` of positive numbers: each end of ``a`` meets the end of
+    ``b`` its sign picks, two products instead of four (the norm-pix hot loop)."""
+    low, high = a
+    b_low, b_high = b
+    if b_low <= 0:
+        raise ValueError(f"interval_mul_positive: b = [{b_low}, {b_high}] is not positive")
+    return (low * (b_low if low >= 0 else b_high), high * (b_high if high >= 0 else b_low))
+
+
 @dataclass(frozen=True)
 class NormPixBounds:
     """For one patch: an enclosure of each exact normalised value and the interval the runtime's
@@ -209,12 +220,39 @@ def norm_pix_bounds(patch: Sequence[Fraction], eps: Fraction,
     root_high = sqrt_enclosure(radicand + radicand_error)[1] * (1 + op)
     inverse_root = (1 / root_high, 1 / root_low)
     exact_inverse = (1 / exact_root[1], 1 / exact_root[0])
-    rounding = (1 - op, 1 + op)
+    # The division's rounding folded into the divisor's interval once per patch: interval
+    # products are exact set ranges, so (x·y)·z and x·(y·z) are the same interval.
+    runtime_inverse = interval_mul_positive(inverse_root, (1 - op, 1 + op))
     exact: list[tuple[Fraction, Fraction]] = []
     runtime: list[tuple[Fraction, Fraction]] = []
     for c, a in zip(centred, centred_error, strict=True):
-        exact.append(interval_mul((c, c), exact_inverse))
-        quotient = interval_mul((c - a, c + a), inverse_root)
-        low, high = interval_mul(quotient, rounding)
+        exact.append(interval_mul_positive((c, c), exact_inverse))
+        low, high = interval_mul_positive((c - a, c + a), runtime_inverse)
         runtime.append((low - 2 * precision.underflow, high + 2 * precision.underflow))
     return NormPixBounds(tuple(exact), tuple(runtime))
+
+
+# --- outward rounding of exact sums to a dyadic grid (the norm-pix enclosure's running totals) --
+
+#: Bits the grid lies below the dtype's underflow unit ``η_min``: the grid's widening of the bound
+#: (at most 3 grid units per masked patch, divided by ``P·M``) stays far below the underflow term
+#: ``2·K·η_min`` the bound already holds, so rounding outward costs the check no sensitivity.
+GRID_BITS_BELOW_UNDERFLOW = 16
+#: Coarsest grid used whatever the dtype (float16's ``η_min`` is only 2^-25).
+MIN_GRID_BITS = 128
+
+
+def grid_bits(precision: Precision) -> int:
+    """``b`` of the grid ``2^-b`` that sums of enclosure ends are rounded outward to."""
+    underflow_bits = precision.underflow.denominator.bit_length() - 1
+    return max(MIN_GRID_BITS, underflow_bits + GRID_BITS_BELOW_UNDERFLOW)
+
+
+def floor_on_grid(q: Fraction, bits: int) -> int:
+    """The largest ``k`` with ``k·2^-bits ≤ q`` (a lower end rounded down)."""
+    return (q.numerator << bits) // q.denominator
+
+
+def ceil_on_grid(q: Fraction, bits: int) -> int:
+    """The smallest ``k`` with ``k·2^-bits ≥ q`` (an upper end rounded up)."""
+    return -((-q.numerator << bits) // q.denominator)

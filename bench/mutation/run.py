@@ -234,9 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcomes = collect_outcomes(args.workdir.resolve())
         wanted = (set(args.recheck_names.read_text("utf-8").split()) if args.recheck_names
                   else None)
+        # A names file may also pick mutants a stopped campaign never reached.
         left = [o.name for o in outcomes
-                if o.status not in KILLED | NOT_RUN and args.recheck_only in o.name
-                and (wanted is None or o.name in wanted)]
+                if o.status not in KILLED and args.recheck_only in o.name
+                and (o.name in wanted if wanted is not None else o.status not in NOT_RUN)]
         verdicts = recheck(args.workdir.resolve(), left, args.recheck)
         if summary_path:
             summary_path.write_text(json.dumps(verdicts, indent=2) + "\n", "utf-8")

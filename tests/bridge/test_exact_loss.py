@@ -28,7 +28,17 @@ from hypothesis import strategies as st
 
 from bridge import exact_loss
 from bridge.exact_loss import LossCheck
-from bridge.rounding import VacuousBoundError, gamma, precision_of
+from bridge.rounding import (
+    NormPixBounds,
+    VacuousBoundError,
+    ceil_on_grid,
+    floor_on_grid,
+    gamma,
+    grid_bits,
+    interval_mul,
+    interval_mul_positive,
+    precision_of,
+)
 from runtime.data import load_digits_images
 from runtime.masks import (
     MultiBlockMaskSampler,
@@ -395,3 +405,92 @@ def test_an_overflowing_loss_never_holds() -> None:
     assert "not finite" in check.describe()
     with pytest.raises(exact_loss.NonFiniteValueError, match="inf"):
         _ = check.difference
+
+
+# --- the norm-pix enclosure's outward rounding (speed without losing soundness) ----------------
+
+
+def unrounded_norm_pix_sums(bounds: list[list[NormPixBounds]],
+                            pred: list[list[tuple[float, ...]]],
+                            normalised: list[list[tuple[float, ...]]],
+                            idxs: list[list[int]]) -> tuple[Fraction, Fraction, Fraction]:
+    """The enclosure's sums in plain ``Fraction``s, value by value, nothing rounded: the
+    reference the grid-rounded sums must contain."""
+    low = high = propagated = Fraction(0)
+    for bi, sample_idxs in enumerate(idxs):
+        for i in sample_idxs:
+            for j, p_float in enumerate(pred[bi][i]):
+                p = Fraction(p_float)
+                lo, hi = bounds[bi][i].exact[j]
+                squares = [(p - x) ** 2 for x in (lo, hi)]
+                low += 0 if lo <= p <= hi else min(squares)
+                high += max(squares)
+                e = bounds[bi][i].error_bound(j)
+                propagated += e * (2 * abs(p - Fraction(normalised[bi][i][j])) + e)
+    return low, high, propagated
+
+
+@settings(max_examples=40, deadline=None)
+@given(dtype=st.sampled_from(DTYPES), batch=st.integers(1, 2), patches=st.integers(1, 4),
+       width=st.integers(2, 5), seed=st.integers(0, 2**16), bits=st.sampled_from([0, 3, 20, None]),
+       data=st.data())
+def test_outward_rounding_keeps_the_exact_sums_inside(dtype: torch.dtype, batch: int,
+                                                      patches: int, width: int, seed: int,
+                                                      bits: int | None,
+                                                      data: st.DataObject) -> None:
+    raw, pred = (data.draw(tensors((batch, patches, width), dtype)) for _ in range(2))
+    keep = data.draw(st.integers(0, patches - 1))  # at least one masked patch per sample
+    mask = random_masking(raw, keep, torch.Generator().manual_seed(seed)).mask_removed
+    target = normalize_patches(raw)
+    bounds = exact_loss.norm_pix_patch_bounds(raw, dtype)
+    assert exact_loss.norm_pix_misses(target, bounds) == []
+    rows = [[tuple(patch) for patch in sample] for sample in pred.double().tolist()]
+    target_rows = [[tuple(patch) for patch in sample] for sample in target.double().tolist()]
+    idxs = exact_loss.paper_mae_masked_idxs(mask)
+    # Coarse grids (down to whole units) make the rounding visible; None is the check's own grid.
+    grid = grid_bits(precision_of(dtype)) if bits is None else bits
+    low, high, propagated = exact_loss.norm_pix_loss_sums(bounds, rows, target_rows, idxs, grid)
+    exact_low, exact_high, exact_propagated = unrounded_norm_pix_sums(bounds, rows, target_rows,
+                                                                      idxs)
+    assert low <= exact_low and exact_high <= high and exact_propagated <= propagated
+    # Outward by less than one grid unit per masked patch: the rounding is all it adds.
+    masked = sum(len(sample) for sample in idxs)
+    slack = Fraction(masked, 2**grid)
+    assert exact_low - low < slack and high - exact_high < slack
+    assert propagated - exact_propagated < slack
+    check = exact_loss.check_paper_mae_norm_pix(raw, target, pred, mask,
+                                                masked_patch_loss(target, pred, mask), bounds)
+    assert check.holds, check.describe()
+    # The exact loss's un-rounded enclosure lies within the reported value ± the bound.
+    scale = width * masked
+    assert check.exact - check.bound <= exact_low / scale
+    assert exact_high / scale <= check.exact + check.bound
+
+
+def test_check_grid_is_below_the_underflow_unit() -> None:
+    for dtype in (torch.float32, torch.bfloat16, torch.float16, torch.float64):
+        precision = precision_of(dtype)
+        assert Fraction(1, 2**grid_bits(precision)) < precision.underflow / 2**15, dtype
+
+
+@settings(max_examples=200)
+@given(q=st.fractions(), bits=st.integers(0, 200))
+def test_grid_rounding_is_outward_and_tight(q: Fraction, bits: int) -> None:
+    unit = Fraction(1, 2**bits)
+    down, up = floor_on_grid(q, bits), ceil_on_grid(q, bits)
+    assert down * unit <= q < (down + 1) * unit
+    assert (up - 1) * unit < q <= up * unit
+
+
+ends = st.fractions(min_value=-8, max_value=8, max_denominator=1000)
+
+
+@settings(max_examples=100)
+@given(a=st.tuples(ends, ends).map(sorted), b=st.tuples(ends, ends).map(sorted))
+def test_interval_mul_positive_is_interval_mul(a: list[Fraction], b: list[Fraction]) -> None:
+    if b[0] > 0:
+        assert interval_mul_positive((a[0], a[1]), (b[0], b[1])) == interval_mul((a[0], a[1]),
+                                                                                 (b[0], b[1]))
+    else:
+        with pytest.raises(ValueError, match="not positive"):
+            interval_mul_positive((a[0], a[1]), (b[0], b[1]))

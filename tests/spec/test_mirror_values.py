@@ -88,6 +88,7 @@ def test_lean_eq_is_structural_with_bitwise_floats() -> None:
     assert not lean_eq((1.0,), (1.0, 2.0)) and not lean_eq((0.0, 1), (-0.0, 1))
     assert lean_eq((1, 2), (1, 2)) and not lean_eq((1, 2), (2, 1))
     assert not lean_eq(1.5, "1.5") and lean_eq("a", "a")
+    assert not lean_eq((1,), 1) and not lean_eq(2, [2])
 
 
 def test_block_index_values() -> None:
