@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from math import isqrt
+from functools import cache
+from math import isqrt, lcm
 
 import torch
 
@@ -91,13 +92,18 @@ class Chain:
 
     def relative(self, precision: Precision) -> Fraction:
         """``ρ`` with ``|computed − exact| ≤ ρ·exact`` for a result of non-negative terms."""
-        compute_k = sum(max(n - 1, 0) for n in self.reductions)
-        storage_k = self.elementwise + len(self.reductions)
-        if precision.mixed:
-            compute_k += self.elementwise
-        grow = (1 + gamma(compute_k, precision.compute_u)) * (
-            1 + gamma(storage_k, precision.storage_u))
-        return grow - 1
+        return _relative(self, precision)
+
+
+@cache  # norm-pix asks for the same few chains once per patch; both keys are frozen dataclasses
+def _relative(chain: Chain, precision: Precision) -> Fraction:
+    compute_k = sum(max(n - 1, 0) for n in chain.reductions)
+    storage_k = chain.elementwise + len(chain.reductions)
+    if precision.mixed:
+        compute_k += chain.elementwise
+    grow = (1 + gamma(compute_k, precision.compute_u)) * (
+        1 + gamma(storage_k, precision.storage_u))
+    return grow - 1
 
 
 def nonnegative_loss_bound(exact: Fraction, chain: Chain, precision: Precision,
@@ -197,10 +203,14 @@ def norm_pix_bounds(patch: Sequence[Fraction], eps: Fraction,
     if n < 2:
         raise ValueError(f"norm_pix_bounds: a patch needs >= 2 values, got {n}")
     op = Chain(1).relative(precision)
-    mean = sum(patch, Fraction(0)) / n
-    centred = [t - mean for t in patch]
-    variance = sum((c * c for c in centred), Fraction(0)) / (n - 1)
-    mean_error = (Chain(2, (n,)).relative(precision) * sum((abs(t) for t in patch), Fraction(0))
+    # The exact sums on the patch's common grid 1/d as integers (one Fraction each, not n adds).
+    d = lcm(*(t.denominator for t in patch))
+    units = [t.numerator * (d // t.denominator) for t in patch]
+    total = sum(units)
+    centred_units = [n * t - total for t in units]  # c_j = centred_units[j] / (n·d)
+    centred = [Fraction(c, n * d) for c in centred_units]
+    variance = Fraction(sum(c * c for c in centred_units), n * n * d * d * (n - 1))
+    mean_error = (Chain(2, (n,)).relative(precision) * Fraction(sum(abs(t) for t in units), d)
                   / n + 4 * precision.underflow)
     centred_error = [mean_error + op * (abs(c) + mean_error) for c in centred]
     var_rel = Chain(3, (n,)).relative(precision)
