@@ -84,6 +84,10 @@ def add_train_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument("task", choices=TASKS, help="objective to train")
     for flag, dest, kind, text in _CONFIG_FLAGS:
         parser.add_argument(flag, dest=dest, type=kind, default=None, help=text)
+    parser.add_argument("--norm-pix-loss", dest="norm_pix_loss", default=None,
+                        action=argparse.BooleanOptionalAction,
+                        help="mae: regress per-patch normalised pixels (default on, as in the "
+                             "paper); --no-norm-pix-loss regresses raw pixels")
     parser.add_argument("--config", default=None,
                         help="JSON object of the same settings (dashes or underscores)")
     parser.add_argument("--out", default=None,
@@ -119,8 +123,8 @@ def add_probe_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def _given_flags(args: argparse.Namespace) -> dict[str, Any]:
-    return {dest: getattr(args, dest) for _, dest, _, _ in _CONFIG_FLAGS
-            if getattr(args, dest) is not None}
+    dests = [dest for _, dest, _, _ in _CONFIG_FLAGS] + ["norm_pix_loss"]
+    return {dest: getattr(args, dest) for dest in dests if getattr(args, dest) is not None}
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ class TrainConfig:
     steps: int | None = None  # overrides epochs when set
     batch_size: int = 128  # global batch, split across processes under torchrun
     mask_ratio: str = "0.75"  # kept as the user wrote it, so the keep count is exact
+    norm_pix_loss: bool = True  # mae: regress per-patch normalised pixels (the paper default)
     patch_size: int = 4
     lr: float = 1.5e-3  # base learning rate; the peak is lr * batch_size / 256
     min_lr: float = 0.0
@@ -68,6 +69,7 @@ _INT = {"epochs", "steps", "batch_size", "patch_size", "warmup_steps", "seed", "
         "period", "offset", "hidden_dim", "recon_dim", "checkpoint_every", "log_every"}
 _FLOAT = {"lr", "min_lr", "weight_decay", "clip_grad"}
 _STR = {"task", "model", "device", "data", "labels"}
+_BOOL = {"norm_pix_loss"}
 _OPTIONAL = {"steps", "warmup_steps", "clip_grad", "data", "labels", "recon_dim"}
 
 
@@ -90,6 +92,10 @@ def _coerce(name: str, value: object, source: str) -> object:
             raise UserError(f"{source}: `mask_ratio` must be a number or a string, got {value!r}")
         # A JSON float keeps its shortest repr (0.75 -> "0.75"), the decimal the user wrote.
         return value if isinstance(value, str) else repr(value)
+    if name in _BOOL:
+        if not isinstance(value, bool):
+            raise UserError(f"{source}: `{name}` must be true or false, got {value!r}")
+        return value
     if name in _STR:
         if not isinstance(value, str):
             raise UserError(f"{source}: `{name}` must be a string, got {value!r}")

@@ -129,7 +129,8 @@ class MAETask:
         try:
             self.model_config = dataclasses.replace(
                 _preset(MAE_PRESETS, config.model, "mae"), img_size=(height, width),
-                patch_size=config.patch_size, in_chans=channels)
+                patch_size=config.patch_size, in_chans=channels,
+                norm_pix_loss=config.norm_pix_loss)
         except ValueError as error:
             raise UserError(f"mae model for {channels}x{height}x{width} images: {error}") from None
 

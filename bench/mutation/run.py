@@ -1,6 +1,7 @@
 """Mutation campaign over ``spec/``: can the spec's tests tell a mutated spec from the real one?
 
-Runs mutmut 3 (configured in ``[tool.mutmut]`` of pyproject.toml) on a snapshot of the checkout,
+Runs mutmut 3 (``pip install -e ".[mutation]"``; configured in ``[tool.mutmut]`` of
+pyproject.toml) on a snapshot of the checkout,
 then prints the score (killed / total) and every mutant that was not killed, with its diff.
 
     .venv/bin/python bench/mutation/run.py                 # full campaign (hours on 2 cores)
