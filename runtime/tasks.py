@@ -193,7 +193,7 @@ def _skip_noise_rows(generator: torch.Generator, rows: int, patches: int) -> Non
 
 
 class JEPATask:
-    """I-JEPA: multi-block masks, EMA target encoder (momentum 0.996 -> 1), smooth-L1."""
+    """I-JEPA: multi-block masks, EMA target encoder (momentum `--ema-start` -> 1), smooth-L1."""
 
     name = "jepa"
 
@@ -209,6 +209,7 @@ class JEPATask:
                 patch_size=config.patch_size, in_chans=channels)
             grid_h, grid_w = self.model_config.grid_size
             self.sampler = MultiBlockMaskSampler(grid_h, grid_w)
+            self.ema_start = config.ema_start
         except ValueError as error:
             raise UserError(f"jepa model for {channels}x{height}x{width} images: {error}") \
                 from None
@@ -246,13 +247,16 @@ class JEPATask:
     def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
         from runtime.models.ijepa import IJEPA, ema_momentum
 
-        _typed(model, IJEPA).update_target(ema_momentum(step, total_steps))
+        _typed(model, IJEPA).update_target(ema_momentum(step, total_steps, start=self.ema_start))
 
     def features(self, model: nn.Module, images: Tensor) -> dict[str, Tensor]:
         from runtime.models.ijepa import IJEPA
 
-        tokens = _typed(model, IJEPA).forward_features(images)  # [B, N, D], no CLS token
-        return {"mean_patch": tokens.mean(dim=1)}
+        jepa = _typed(model, IJEPA)
+        # The paper probes the target (EMA) encoder; with the EMA near 1 it stays close to init,
+        # so the context encoder is probed too.  [B, N, D] tokens, no CLS token.
+        return {"mean_patch": jepa.forward_features(images).mean(dim=1),
+                "target_mean_patch": jepa.target_encoder(images).mean(dim=1)}
 
     def reconstructions(self, model: nn.Module, images: Tensor,
                         generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
