@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--epochs", type=int, default=200, help="MAE epochs (default 200)")
     parser.add_argument("--jepa-epochs", type=int, default=25,
-                        help="I-JEPA epochs (default 25: 350 steps; longer runs drift back towards
-                             "position-only features, see the README)")
+                        help="I-JEPA epochs (default 25, i.e. 350 steps: the regime in which "
+                             "the I-JEPA defaults were tuned)")
     parser.add_argument("--only", choices=("mae", "jepa"), help="run one objective only")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "probe-table")
     parser.add_argument("--readme", type=Path, help="rewrite the table in this README")
