@@ -9,11 +9,8 @@ that exercise it and its status; a Lean name without a mirror is reported, not s
 from __future__ import annotations
 
 import inspect
-import json
-import os
 import re
 import sys
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +22,7 @@ from tqdm import tqdm
 
 import spec
 from bridge.theorem_args import Arguments, load_all
+from runtime.atomic import write_json_atomic
 from spec.registry import LeanDeclaration, TheoremCheck, lean_declarations
 
 THEOREM_TEST = "tests/spec/test_theorems.py::test_theorem_holds[{name}]"
@@ -124,22 +122,6 @@ def _row(lean_name: str, declaration: LeanDeclaration, results: dict[str, Theore
     return row
 
 
-def write_json_atomically(path: Path, payload: object) -> None:
-    """Write ``payload`` as JSON so that ``path`` is either the old file or the complete new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(payload, stream, indent=2, sort_keys=False)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def run_check(examples: int, seed_value: int, out: Path, progress: bool) -> int:
     """Run every theorem check, print a line per Lean module, write the table; 0 iff all hold."""
     if examples < 1:
@@ -165,8 +147,9 @@ def run_check(examples: int, seed_value: int, out: Path, progress: bool) -> int:
     rows = traceability(results, Path(__file__).resolve().parent.parent / "tests")
     missing = [r["lean_name"] for r in rows if r["status"] == "missing"]
     totals = _totals(rows)
-    write_json_atomically(out, {"seed": seed_value, "examples_per_theorem": examples,
-                                "totals": totals, "declarations": rows})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out, {"seed": seed_value, "examples_per_theorem": examples,
+                            "totals": totals, "declarations": rows}, sort_keys=False)
     print(f"traceability: {totals['theorems_holding']}/{totals['theorems']} theorems hold, "
           f"{totals['defs_mirrored']}/{totals['defs']} defs mirrored, "
           f"{totals['missing']} missing -> {out}")

@@ -1,8 +1,7 @@
 """Checkpoints and run-folder files: written atomically, read back without arbitrary pickle.
 
-Every file is written to a temporary name in the same directory, flushed and fsync'ed, then
-renamed over the target with :func:`os.replace` (atomic on POSIX), and the directory is fsync'ed:
-a process killed at any instant leaves either the previous file or the new one, never a torn one.
+Every file is written with :mod:`runtime.atomic`: a process killed at any instant leaves either
+the previous file or the new one, never a torn one.
 Loading uses ``torch.load(weights_only=True)``, which accepts tensors and primitive containers
 only; the checkpoint holds exactly that (state dicts, the generator state as a uint8 tensor, the
 step, the config as a dict of primitives).
@@ -11,53 +10,21 @@ step, the config as a dict of primitives).
 from __future__ import annotations
 
 import io
-import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from runtime.atomic import write_bytes_atomic, write_json_atomic
 from runtime.errors import UserError
+
+__all__ = ["load_checkpoint", "save_checkpoint", "write_bytes_atomic", "write_json_atomic"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
 REQUIRED_KEYS = ("format", "step", "model", "optimizer", "schedule", "generator",
                  "epoch_order", "config")
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # some filesystems do not open directories; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_bytes_atomic(path: Path, payload: bytes) -> None:
-    """Replace ``path`` with ``payload`` so that readers see the old or the new file, whole."""
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def write_json_atomic(path: Path, value: object) -> None:
-    write_bytes_atomic(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
 
 
 def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:

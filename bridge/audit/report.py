@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from bridge.audit.runner import FAILS, AuditResult
+from runtime.atomic import write_text_atomic
 
 JSON_VERSION = 1
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def to_json(result: AuditResult) -> dict[str, object]:
@@ -72,6 +59,7 @@ def to_markdown(result: AuditResult) -> str:
 def write_report(result: AuditResult, out_dir: Path) -> tuple[Path, Path]:
     """Write both files into ``out_dir``; each appears whole or not at all."""
     md_path, json_path = out_dir / "audit.md", out_dir / "audit.json"
-    _atomic_write(json_path, json.dumps(to_json(result), indent=2) + "\n")
-    _atomic_write(md_path, to_markdown(result))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(json_path, json.dumps(to_json(result), indent=2) + "\n")
+    write_text_atomic(md_path, to_markdown(result))
     return md_path, json_path
