@@ -115,7 +115,27 @@ def _preset(presets: dict[str, Any], name: str, task: str) -> Any:
     return presets[name]
 
 
-class MAETask:
+class _TaskBase:
+    """What the four tasks share: the loss is ``forward_step``'s, no after-step work, and the
+    AdamW groups of :func:`runtime.optim.param_groups` (which leave out frozen parameters, such
+    as I-JEPA's target encoder)."""
+
+    def forward_step(self, model: nn.Module, images: Tensor, generator: torch.Generator,
+                     shard: Shard) -> StepOutputs:
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
+             shard: Shard) -> Tensor:
+        return self.forward_step(model, images, generator, shard).loss
+
+    def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
+        return None
+
+    def param_groups(self, model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+        return param_groups(model, weight_decay)
+
+
+class MAETask(_TaskBase):
     """The paper MAE: random masking at ``--mask-ratio``, per-patch MSE on masked patches."""
 
     name = "mae"
@@ -149,13 +169,6 @@ class MAETask:
             "images": images, "pred": out.pred.detach(), "mask_removed": out.mask_removed,
             "ids_restore": out.ids_restore})
 
-    def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
-             shard: Shard) -> Tensor:
-        return self.forward_step(model, images, generator, shard).loss
-
-    def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
-        return None
-
     def features(self, model: nn.Module, images: Tensor) -> dict[str, Tensor]:
         from runtime.models.mae import MaskedAutoencoderViT
 
@@ -181,9 +194,6 @@ class MAETask:
         pasted = masked + mae.unpatchify(pred) * removed_pixels  # visible patches copied
         return images, masked, pasted
 
-    def param_groups(self, model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-        return param_groups(model, weight_decay)
-
 
 def _skip_noise_rows(generator: torch.Generator, rows: int, patches: int) -> None:
     """Advance ``generator`` past ``rows`` samples' masking noise (``random_masking`` draws
@@ -192,7 +202,7 @@ def _skip_noise_rows(generator: torch.Generator, rows: int, patches: int) -> Non
         torch.rand(rows, patches, generator=generator)
 
 
-class JEPATask:
+class JEPATask(_TaskBase):
     """I-JEPA: multi-block masks, EMA target encoder (momentum `--ema-start` -> 1), smooth-L1."""
 
     name = "jepa"
@@ -240,10 +250,6 @@ class JEPATask:
         share = local.targets_valid.sum().cpu() * world / masks.targets_valid.sum().clamp(min=1)
         return StepOutputs(loss * share.to(loss.device), loss.detach(), tensors)
 
-    def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
-             shard: Shard) -> Tensor:
-        return self.forward_step(model, images, generator, shard).loss
-
     def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
         from runtime.models.ijepa import IJEPA, ema_momentum
 
@@ -262,11 +268,8 @@ class JEPATask:
                         generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
         return None  # I-JEPA predicts features, not pixels
 
-    def param_groups(self, model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-        return param_groups(model, weight_decay)  # the frozen target encoder is left out
 
-
-class VectorMAETask:
+class VectorMAETask(_TaskBase):
     """TorchLean's vector MAE on each image flattened row-major (``C*H*W`` coordinates)."""
 
     name = "vector-mae"
@@ -293,13 +296,6 @@ class VectorMAETask:
         loss, prediction = model(rows)
         return StepOutputs(loss, loss.detach(), {"x": rows, "pred": prediction.detach()})
 
-    def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
-             shard: Shard) -> Tensor:
-        return self.forward_step(model, images, generator, shard).loss
-
-    def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
-        return None
-
     def features(self, model: nn.Module, images: Tensor) -> dict[str, Tensor]:
         from runtime.models.compact import VectorMAE
 
@@ -315,11 +311,8 @@ class VectorMAETask:
         prediction: Tensor = model(rows)[1]
         return images, masked.reshape(images.shape), prediction.reshape(images.shape)
 
-    def param_groups(self, model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-        return param_groups(model, weight_decay)
 
-
-class ImageMAETask:
+class ImageMAETask(_TaskBase):
     """TorchLean's image-patch MAE: patch-masked input, loss on every target prefix coordinate."""
 
     name = "image-mae"
@@ -348,13 +341,6 @@ class ImageMAETask:
         loss, prediction = model(images)
         return StepOutputs(loss, loss.detach(), {"images": images, "pred": prediction.detach()})
 
-    def loss(self, model: nn.Module, images: Tensor, generator: torch.Generator,
-             shard: Shard) -> Tensor:
-        return self.forward_step(model, images, generator, shard).loss
-
-    def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
-        return None
-
     def features(self, model: nn.Module, images: Tensor) -> dict[str, Tensor]:
         from runtime.models.compact import ImagePatchMAE
 
@@ -371,9 +357,6 @@ class ImageMAETask:
         masked = image_patch_mask(images, patch, patch, self.config.period, self.config.offset)
         prediction: Tensor = model(images)[1]
         return images, masked, prediction.reshape(images.shape)
-
-    def param_groups(self, model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-        return param_groups(model, weight_decay)
 
 
 _TASKS: dict[str, type[MAETask] | type[JEPATask] | type[VectorMAETask] | type[ImageMAETask]] = {
