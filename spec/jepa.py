@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from spec.finite_functions import require_fin_function
-from spec.lean import Exact, require_exact, require_fin_list, require_nat
+from spec.lean import Exact, require_exact, require_fin_list, require_function, require_nat
 from spec.masking import FinFunction, fin_apply, masked_loss
 from spec.registry import mirrors
 
@@ -33,6 +33,8 @@ def jepa_loss(n: int, target_idxs: Sequence[int], context: Context, target: FinF
     require_nat(n, "jepaLoss", "n")
     require_fin_list(target_idxs, n, "jepaLoss", "targetIdxs")
     require_fin_function(target, n, "jepaLoss", "target")
+    require_function(predict, "jepaLoss", "predict")
+    require_function(rep_loss, "jepaLoss", "repLoss")
 
     def per_index(i: int) -> Exact:
         loss = rep_loss(fin_apply(target, n, i, "jepaLoss", "target"), predict(context, i))

@@ -75,6 +75,16 @@ def require_length(values: Sequence[T], n: int, declaration: str, binder: str) -
     return values
 
 
+def require_function(f: object, declaration: str, binder: str) -> None:
+    """Refuse a function argument (``patchLoss``, ``predict``, ...) that is not callable.
+
+    Checked on entry, not on first use: over an empty index list the function is never applied,
+    and a non-function must not be accepted there either.
+    """
+    if not callable(f):
+        raise LeanContractError(declaration, binder, "a function (a callable)", f)
+
+
 def nat_sub(a: int, b: int) -> int:
     """Lean ``a - b`` on ``Nat``: truncated at zero."""
     return a - b if a >= b else 0

@@ -11,7 +11,14 @@ from collections.abc import Callable, Sequence
 from typing import TypeAlias, TypeVar
 
 from spec.finite_functions import lean_eq, require_fin_function
-from spec.lean import Exact, fin_range, require_exact, require_fin_list, require_nat
+from spec.lean import (
+    Exact,
+    fin_range,
+    require_exact,
+    require_fin_list,
+    require_function,
+    require_nat,
+)
 from spec.masking import FinFunction, fin_apply, masked_loss
 from spec.registry import mirrors, register_mirror
 
@@ -54,6 +61,7 @@ def mae_loss(n: int, masked_idxs: Sequence[int], target: FinFunction[Patch],
     require_fin_list(masked_idxs, n, "maeLoss", "maskedIdxs")
     require_fin_function(target, n, "maeLoss", "target")
     require_fin_function(pred, n, "maeLoss", "pred")
+    require_function(patch_loss, "maeLoss", "patchLoss")
 
     def per_patch(i: int) -> Exact:
         loss = patch_loss(fin_apply(target, n, i, "maeLoss", "target"),

@@ -82,6 +82,8 @@ def masked_loss(n: int, idxs: Sequence[int], per_patch_loss: FinFunction[Exact])
     """
     require_nat(n, "maskedLoss", "n")
     indices = require_fin_list(idxs, n, "maskedLoss", "idxs")
+    if not callable(per_patch_loss):  # a table is checked on entry, not only where it is read
+        require_length(per_patch_loss, n, "maskedLoss", "perPatchLoss")
     total: Exact = 0
     for i in reversed(indices):
         value = fin_apply(per_patch_loss, n, i, "maskedLoss", "perPatchLoss")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -143,6 +144,11 @@ def collect_outcomes(workdir: Path) -> list[MutantOutcome]:
     return outcomes
 
 
+def module_of(mutant: str) -> str:
+    """``spec.ssl`` of ``spec.ssl.x_f__mutmut_3`` and of ``spec.errors.xǁClsǁm__mutmut_1``."""
+    return re.split(r"\.x[_ǁ]", mutant, maxsplit=1)[0]
+
+
 def report(outcomes: list[MutantOutcome], seconds: float, summary: Path | None) -> float:
     """Print the score over the mutants that ran (``not checked`` ones are listed, not scored)."""
     counts = Counter(o.status for o in outcomes)
@@ -154,7 +160,7 @@ def report(outcomes: list[MutantOutcome], seconds: float, summary: Path | None) 
           + "  ".join(f"{s}: {n}" for s, n in sorted(counts.items())))
     by_file: dict[str, Counter[str]] = {}
     for outcome in checked:
-        by_file.setdefault(outcome.name.split(".x_")[0], Counter())[outcome.status] += 1
+        by_file.setdefault(module_of(outcome.name), Counter())[outcome.status] += 1
     for module, module_counts in sorted(by_file.items()):
         ran = sum(module_counts.values())
         print(f"  {module}: {module_counts['killed']}/{ran} killed  "

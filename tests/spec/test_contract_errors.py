@@ -31,6 +31,7 @@ from spec import (
     vicreg,
 )
 from spec.errors import LeanContractError
+from spec.finite_functions import table_function2
 from spec.lean import require_nat
 
 NAT = ">= 0"
@@ -79,6 +80,11 @@ CASES: list[tuple[str, Callable[[], object], str, str, str]] = [
      "perPatchLoss", "exact"),
     ("maskedLoss-callable-float", lambda: masking.masked_loss(1, [0], lambda i: 0.5),
      "maskedLoss", "perPatchLoss", "exact"),
+    # Checked on entry: an empty index list never reads perPatchLoss, yet None is no Lean value.
+    ("maskedLoss-empty-None", lambda: masking.masked_loss(2, [], None), "maskedLoss",
+     "perPatchLoss", "length 2"),
+    ("maskedLoss-empty-table", lambda: masking.masked_loss(2, [], [1]), "maskedLoss",
+     "perPatchLoss", "length 2"),
     # MAE
     ("reconstruct-n", lambda: mae.reconstruct(-1, lambda i, p: p, []), "reconstruct", "n", NAT),
     ("reconstruct-pred", lambda: mae.reconstruct(2, lambda i, p: p, [1]), "reconstruct", "pred",
@@ -90,6 +96,14 @@ CASES: list[tuple[str, Callable[[], object], str, str, str]] = [
     ("ExactReconstruction-y", lambda: mae.exact_reconstruction(2, [1, 2], [1, 2, 3]),
      "ExactReconstruction", "y", "length 2"),
     ("maeLoss-n", lambda: mae.mae_loss(-1, [], [], [], lambda t, p: 0), "maeLoss", "n", NAT),
+    ("table2-None", lambda: table_function2(None, "maeLoss", "patchLoss"),
+     "maeLoss", "patchLoss", "a table"),
+    ("table2-flat", lambda: table_function2([1, 2], "maeLoss", "patchLoss"),
+     "maeLoss", "patchLoss", "a table"),
+    ("table2-str-row", lambda: table_function2([[1], "ab"], "maeLoss", "patchLoss"),
+     "maeLoss", "patchLoss", "a table"),
+    ("maeLoss-patchLoss", lambda: mae.mae_loss(2, [], [0, 0], [0, 0], None), "maeLoss",
+     "patchLoss", "a function"),
     ("maeLoss-idx", lambda: mae.mae_loss(1, [1], [0], [0], lambda t, p: 0), "maeLoss",
      "maskedIdxs", "[0, 1)"),
     ("maeLoss-target", lambda: mae.mae_loss(2, [0], [0], [0, 0], lambda t, p: 0), "maeLoss",
@@ -101,6 +115,10 @@ CASES: list[tuple[str, Callable[[], object], str, str, str]] = [
     # JEPA
     ("jepaLoss-n", lambda: jepa.jepa_loss(-1, [], 0, [], lambda c, i: 0, lambda t, p: 0),
      "jepaLoss", "n", NAT),
+    ("jepaLoss-predict", lambda: jepa.jepa_loss(1, [], 0, [0], None, lambda t, p: 0),
+     "jepaLoss", "predict", "a function"),
+    ("jepaLoss-repLoss", lambda: jepa.jepa_loss(1, [], 0, [0], lambda c, i: 0, 3),
+     "jepaLoss", "repLoss", "a function"),
     ("jepaLoss-idx", lambda: jepa.jepa_loss(1, [-1], 0, [0], lambda c, i: 0, lambda t, p: 0),
      "jepaLoss", "targetIdxs", "[0, 1)"),
     ("jepaLoss-target", lambda: jepa.jepa_loss(2, [0], 0, [0], lambda c, i: 0, lambda t, p: 0),
@@ -122,15 +140,15 @@ CASES: list[tuple[str, Callable[[], object], str, str, str]] = [
      "function"),
     ("contract-guard", lambda: _contract(geometry_guard=-1), "PredictiveViewContract",
      "geometryGuard", NAT),
-    ("predictiveLoss-contract", lambda: predictive_view.predictive_loss(3),  # type: ignore[arg-type]
+    ("predictiveLoss-contract", lambda: predictive_view.predictive_loss(3),
      "predictiveLoss", "contract", "PredictiveViewContract"),
     ("predictiveLoss-float", lambda: predictive_view.predictive_loss(
         _contract(distance=lambda r, p: 0.25)), "predictiveLoss", "distance", "exact"),
     ("objective-contract", lambda: predictive_view.predictive_view_objective(
-        None),  # type: ignore[arg-type]
+        None),
      "predictiveViewObjective", "contract", "PredictiveViewContract"),
     ("withGeometryGuard-contract", lambda: predictive_view.with_geometry_guard(
-        (), 1),  # type: ignore[arg-type]
+        (), 1),
      "withGeometryGuard", "contract", "PredictiveViewContract"),
     ("withGeometryGuard-guard", lambda: predictive_view.with_geometry_guard(_contract(), -1),
      "withGeometryGuard", "guard", NAT),
@@ -167,7 +185,7 @@ CASES: list[tuple[str, Callable[[], object], str, str, str]] = [
      "pairs"),
     ("graph-edges-str", lambda: _graph(2, "01"), "SSLViewGraph", "positiveEdges", "List"),
     ("viewGraphEnergy-graph", lambda: predictive_view.view_graph_energy(
-        [(0, 1)], lambda a, b: 0),  # type: ignore[arg-type]
+        [(0, 1)], lambda a, b: 0),
      "viewGraphEnergy", "graph", "SSLViewGraph"),
     ("viewGraphEnergy-table", lambda: predictive_view.view_graph_energy(_graph(), [[0, 0]]),
      "viewGraphEnergy", "edgeLoss", "length 2"),
@@ -180,7 +198,7 @@ CASES: list[tuple[str, Callable[[], object], str, str, str]] = [
     ("sqDist-z", lambda: real_geometry.sq_dist(2, [1], [1, 2]), "sqDist", "z", "length 2"),
     ("sqDist-w-float", lambda: real_geometry.sq_dist(1, [1], [0.5]), "sqDist", "w", "exact"),
     ("alignment-graph", lambda: real_geometry.graph_alignment_energy(
-        None, 1, [[0]]),  # type: ignore[arg-type]
+        None, 1, [[0]]),
      "graphAlignmentEnergy", "graph", "SSLViewGraph"),
     ("alignment-d", lambda: real_geometry.graph_alignment_energy(_graph(), -1, [[], []]),
      "graphAlignmentEnergy", "d", NAT),
@@ -211,7 +229,7 @@ CASES: list[tuple[str, Callable[[], object], str, str, str]] = [
     ("guard-spread", lambda: real_geometry.real_variance_floor_guard(2, 1, [0]),
      "realVarianceFloorGuard", "spread", "length 2"),
     ("graphSSL-graph", lambda: real_geometry.graph_ssl_objective(
-        0, 1, [[0]], 1),  # type: ignore[arg-type]
+        0, 1, [[0]], 1),
      "graphSSLObjective", "graph", "SSLViewGraph"),
     ("graphSSL-d", lambda: real_geometry.graph_ssl_objective(_graph(), -1, [[], []], 1),
      "graphSSLObjective", "d", NAT),

@@ -23,6 +23,7 @@ from spec.lean import (
     require_exact,
     require_fin_list,
     require_float,
+    require_function,
     require_length,
     require_nat,
 )
@@ -97,6 +98,7 @@ def test_primitive_guards_pass_lean_values_through_unchanged() -> None:
     assert require_bool(False, "d", "b") is False
     assert require_fin_list((1, 0, 1), 2, "d", "b") == [1, 0, 1]
     assert require_length((5, 6), 2, "d", "b") == (5, 6)
+    assert require_function(len, "d", "b") is None
 
 
 @pytest.mark.parametrize(("call", "message"), [
@@ -105,6 +107,7 @@ def test_primitive_guards_pass_lean_values_through_unchanged() -> None:
     (lambda: require_float(2, "d", "b"), "a Float (a Python float), got 2"),
     (lambda: require_exact(0.5, "d", "b"), "an exact int or Fraction, got 0.5"),
     (lambda: require_length([1], 2, "d", "b"), "a table of length 2, got [1]"),
+    (lambda: require_function([1], "d", "b"), "a function (a callable), got [1]"),
     (lambda: require_fin_list("ab", 2, "d", "b"), "a List (Fin 2), got 'ab'"),
     (lambda: require_nat_list("ab", "d", "b"), "a List Nat, got 'ab'"),
     (lambda: require_nat_list([0, -3], "d", "b"), "a Nat (an int >= 0), got -3"),
