@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow],
@@ -19,9 +19,10 @@ settings.register_profile(
     print_blob=True,
 )
 # Mutation runs (bench/mutation): fewer examples, fixed seeds, no example database, so each
-# mutant's verdict is reproducible and does not depend on earlier mutants' failures.
+# mutant's verdict is reproducible and does not depend on earlier mutants' failures; no shrink
+# phase, since one failing example kills a mutant and shrinking it only turns kills into timeouts.
 settings.register_profile(
     "mutation", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True, database=None,
+    derandomize=True, database=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
 )
 settings.load_profile(os.environ.get("MASKPROOF_PROFILE", "ci"))
