@@ -1,0 +1,91 @@
+"""Each closed or literal-argument theorem check states the Lean theorem, not a neighbouring one.
+
+A check such as ``vicregObjective_zero`` returns ``True`` for every input, and so does a check of
+``vicregObjective 1 0 0 0 0 0 = 0`` or of ``0 ≤ …`` instead of ``0 < …``: both are true, so no
+call of the check with the real mirror can tell them apart (the mutation campaign over
+``spec/theorems`` found exactly these survivors). Here the mirror is replaced by a spy that records
+its arguments and returns a chosen value: the check must hand it the Lean statement's arguments,
+and must return ``False`` when the mirror returns a value that falsifies the statement (a check
+that cannot fail checks nothing).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import spec.theorems.predictive_view as pv_checks
+import spec.theorems.vicreg as vicreg_checks
+from spec.registry import THEOREMS
+
+
+class Spy:
+    """Stands in for a mirror function or a guard class (whose ``value()`` is the mirror)."""
+
+    def __init__(self, result: int) -> None:
+        self.result = result
+        self.calls: list[tuple[Any, ...]] = []
+
+    def function(self, *args: Any) -> int:
+        self.calls.append(args)
+        return self.result
+
+    def guard_class(self) -> type:
+        spy = self
+
+        class Guard:
+            def __init__(self, *args: Any) -> None:
+                spy.calls.append(args)
+
+            def value(self) -> int:
+                return spy.result
+
+        return Guard
+
+
+# (check module, Lean theorem, mirror name in that module, is a guard class, check arguments,
+#  the mirror's arguments in the Lean statement, a value making it hold, one making it fail)
+CASES: list[tuple[ModuleType, str, str, bool, tuple[Any, ...], tuple[Any, ...], int, int]] = [
+    (vicreg_checks, "varianceFloorPenalty_zero", "variance_floor_penalty", False,
+     (3,), (3, 0), 3, 4),
+    (vicreg_checks, "varianceTerm_replicate_zero", "variance_term", False,
+     (3, 2), (3, [0, 0]), 6, 5),
+    (vicreg_checks, "varianceTerm_collapsed_positive", "variance_term", False,
+     (2, 1), (2, [0, 0]), 1, 0),
+    (vicreg_checks, "vicregObjective_zero", "vicreg_objective", False,
+     (), (0, 0, 0, 0, 0, 0), 0, 1),
+    (vicreg_checks, "vicregObjective_variance_positive", "vicreg_objective", False,
+     (2, 3), (0, 2, 0, 0, 3, 0), 1, 0),
+    (vicreg_checks, "diagonalRedundancyPenalty_one", "diagonal_redundancy_penalty", False,
+     (), (1,), 0, 1),
+    (vicreg_checks, "offDiagonalRedundancyPenalty_zero", "off_diagonal_redundancy_penalty", False,
+     (), (0,), 0, 1),
+    (vicreg_checks, "diagonalRedundancyPenalty_zero_positive", "diagonal_redundancy_penalty",
+     False, (), (0,), 1, 0),
+    (vicreg_checks, "redundancyReductionObjective_identity", "redundancy_reduction_objective",
+     False, (2, 2, 1), (2, [1, 1], [0]), 0, 1),
+    (vicreg_checks, "redundancyReductionObjective_collapsed_diag_positive",
+     "redundancy_reduction_objective", False, (2, 2, 1), (2, [0, 1, 1], [0]), 1, 0),
+    (pv_checks, "vicreg_guard_variance_only_positive", "VICRegGuard", True,
+     (2, 3), (0, 2, 0, 0, 3, 0), 1, 0),
+    (pv_checks, "barlow_guard_identity_value_zero", "BarlowGuard", True,
+     (2, 2, 1), (2, [1, 1], [0]), 0, 1),
+    (pv_checks, "barlow_guard_collapsed_diag_positive", "BarlowGuard", True,
+     (2, 2, 1), (2, [0, 1, 1], [0]), 1, 0),
+]
+
+
+@pytest.mark.parametrize(("module", "lean_name", "mirror", "is_class", "args", "expected_call",
+                          "holds", "fails"), CASES, ids=[case[1] for case in CASES])
+def test_check_states_the_lean_statement(monkeypatch: pytest.MonkeyPatch, module: ModuleType,
+                                         lean_name: str, mirror: str, is_class: bool,
+                                         args: tuple[Any, ...], expected_call: tuple[Any, ...],
+                                         holds: int, fails: int) -> None:
+    check = THEOREMS[lean_name].check
+    for result, verdict in ((holds, True), (fails, False)):
+        spy = Spy(result)
+        monkeypatch.setattr(module, mirror, spy.guard_class() if is_class else spy.function)
+        assert check(*args) is verdict
+        assert spy.calls == [expected_call]
