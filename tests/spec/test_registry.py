@@ -40,6 +40,15 @@ def test_python_name_is_module_dot_qualname() -> None:
     assert registry._python_name(Named) == f"{__name__}.Named"
 
 
+def test_python_name_prefers_qualname_to_name() -> None:
+    class Outer:
+        def method(self) -> None:
+            """A method: its qualname ``...Outer.method`` differs from its name ``method``."""
+
+    name = registry._python_name(Outer.method)
+    assert name == f"{__name__}.test_python_name_prefers_qualname_to_name.<locals>.Outer.method"
+
+
 def test_python_name_falls_back_to_name_then_repr() -> None:
     assert registry._python_name(Named()) == f"{__name__}.named_value"
     assert registry._python_name(5) == "?.5"  # an int has neither a module nor a name
