@@ -89,8 +89,12 @@ def vector_mae_mask(batch: int, data_dim: int, period: int, offset: int,
 def vector_mae_sample(batch: int, data_dim: int, period: int, offset: int,
                       x: TensorLike) -> SupervisedSample[Matrix, Matrix]:
     """Lean ``vectorMaeSample``: input ``vectorMaeMask … x``, target the source ``x`` itself."""
-    masked = vector_mae_mask(batch, data_dim, period, offset, x)
-    return SupervisedSample(masked, require_matrix(x, batch, data_dim, "vectorMaeSample", "x"))
+    # Checked here first, so a bad argument is reported against the declaration called.
+    for binder, value in (("batch", batch), ("dataDim", data_dim), ("period", period),
+                          ("offset", offset)):
+        require_nat(value, "vectorMaeSample", binder)
+    source = require_matrix(x, batch, data_dim, "vectorMaeSample", "x")
+    return SupervisedSample(vector_mae_mask(batch, data_dim, period, offset, source), source)
 
 
 @mirrors("vectorMaeSelectedIdxs")

@@ -285,8 +285,13 @@ CASES: list[tuple[str, Callable[[], object], str, str, str]] = [
      "batch", NAT),
     ("vectorMask-x", lambda: ssl.vector_mae_mask(1, 2, 2, 0, MAT), "vectorMaeMask", "x[0]",
      "length 2"),
-    ("vectorSample-x-rows", lambda: ssl.vector_mae_sample(2, 3, 2, 0, MAT), "vectorMaeMask",
+    ("vectorSample-x-rows", lambda: ssl.vector_mae_sample(2, 3, 2, 0, MAT), "vectorMaeSample",
      "x", "length 2"),
+    ("vectorSample-x-cols", lambda: ssl.vector_mae_sample(1, 2, 2, 0, MAT), "vectorMaeSample",
+     "x[0]", "length 2"),
+    *[(f"vectorSample-{binder}", (lambda k=k: ssl.vector_mae_sample(
+        *[-1 if i == k else 1 for i in range(4)], MAT)), "vectorMaeSample", binder, NAT)
+      for k, binder in enumerate(("batch", "dataDim", "period", "offset"))],
     ("selectedIdxs-period", lambda: ssl.vector_mae_selected_idxs(3, -1, 0),
      "vectorMaeHiddenMask", "period", NAT),
     ("rowAsPatch-bi=batch", lambda: ssl.matrix_row_as_patch_batch(1, 3, MAT, 1),

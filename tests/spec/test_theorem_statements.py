@@ -11,11 +11,15 @@ that cannot fail checks nothing).
 
 from __future__ import annotations
 
+from fractions import Fraction
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+import spec.theorems.jepa as jepa_checks
+import spec.theorems.mae as mae_checks
+import spec.theorems.masking as masking_checks
 import spec.theorems.predictive_view as pv_checks
 import spec.theorems.vicreg as vicreg_checks
 from spec.registry import THEOREMS
@@ -89,3 +93,40 @@ def test_check_states_the_lean_statement(monkeypatch: pytest.MonkeyPatch, module
         monkeypatch.setattr(module, mirror, spy.guard_class() if is_class else spy.function)
         assert check(*args) is verdict
         assert spy.calls == [expected_call]
+
+
+def _first_index(_n: int, idxs: list[int], *_rest: Any) -> int:
+    """An order-sensitive stand-in for a loss over a list: the first index, or 0."""
+    return idxs[0] if idxs else 0
+
+
+@pytest.mark.parametrize(("module", "mirror", "lean_name", "args"), [
+    (masking_checks, "masked_loss", "maskedLoss_reverse", (2, [0, 1], [5, 7])),
+    (mae_checks, "mae_loss", "maeLoss_reverse", (2, [0, 1], [0, 0], [0, 0], [[0]])),
+    (jepa_checks, "jepa_loss", "jepaLoss_reverse", (2, [0, 1], 0, [0, 0], [[0, 0]], [[0]])),
+])
+def test_reverse_checks_compare_the_reversed_list(monkeypatch: pytest.MonkeyPatch,
+                                                  module: ModuleType, mirror: str,
+                                                  lean_name: str, args: tuple[Any, ...]) -> None:
+    """``f idxs.reverse = f idxs`` must really reverse: an order-sensitive mirror fails it."""
+    monkeypatch.setattr(module, mirror, _first_index)
+    assert THEOREMS[lean_name].check(*args) is False
+
+
+@pytest.mark.parametrize(("mirror", "lean_name", "args"), [
+    ("graph_ssl_objective", "graphSSLObjective_collapsed_positive",
+     (2, 1, [(0, 1)], [[Fraction(3)], [Fraction(3)]], Fraction(1, 2))),
+    ("real_variance_floor_guard", "realVarianceFloorGuard_zero_spread_positive",
+     (2, Fraction(1, 2))),
+])
+def test_positivity_checks_fail_on_a_zero_mirror(monkeypatch: pytest.MonkeyPatch, mirror: str,
+                                                 lean_name: str, args: tuple[Any, ...]) -> None:
+    """``0 < …`` is strict: a mirror that returns 0 must fail the check, 1 must pass it."""
+    for result, verdict in ((0, False), (1, True)):
+        monkeypatch.setattr(pv_checks, mirror, Spy(result).function)
+        assert THEOREMS[lean_name].check(*args) is verdict
+
+
+def test_finite_contract_keeps_the_geometry_guard() -> None:
+    contract = pv_checks.finite_contract(1, [0], 0, [0], [[0]], [[0]], [[0]], 5)
+    assert contract.geometry_guard == 5
