@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from spec.errors import LeanContractError
-from spec.tensor import get_spec, map_leading, tensor_eq
+from spec.tensor import get_spec, map_leading, require_tensor, tensor_eq
 
 X = ((1.0, 2.0, 3.0), (4.0, 5.0, 6.0))
 
@@ -49,3 +49,17 @@ def test_tensor_eq_is_false_between_a_scalar_and_a_table() -> None:
     assert tensor_eq((1.0,), 1.0) is False
     assert tensor_eq(((1.0, -0.0),), ((1.0, -0.0),)) is True
     assert tensor_eq(((1.0, -0.0),), ((1.0, 0.0),)) is False
+
+
+@pytest.mark.parametrize(("x", "path", "offending"), [
+    (5, "x", 5),                    # not a sequence at all (len() would raise TypeError)
+    ("ab", "x", "ab"),              # a str has a length but is no table
+    (((1.0, 2.0),), "x", ((1.0, 2.0),)),           # one row where two are expected
+    ((5, (1.0, 2.0)), "x[0]", 5),   # a row that is a number
+])
+def test_require_tensor_names_path_and_offending_value(x: object, path: str,
+                                                       offending: object) -> None:
+    with pytest.raises(LeanContractError) as raised:
+        require_tensor(x, (2, 2), "d", "x")
+    assert (raised.value.binder, raised.value.value) == (path, offending)
+    assert str(raised.value).startswith(f"d: binder `{path}` expects a table of length 2 (axis ")
