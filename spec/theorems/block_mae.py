@@ -17,7 +17,7 @@ from spec.block_mae import (
     row_predictive_contract,
 )
 from spec.block_mask import Policy
-from spec.lean import require_fin
+from spec.lean import require_fin, require_nat
 from spec.mae import mae_loss
 from spec.predictive_view import predictive_view_objective
 from spec.registry import theorem
@@ -37,14 +37,18 @@ def BlockMAE_Proof_row_predictive_objective_eq_mae_loss(
     …) (fun j => (Internal.sample [batch] … x).target[row][j]) (fun j => prediction[row][j])
     loss``."""
     decl = "BlockMAE.Proof.row_predictive_objective_eq_mae_loss"
+    # The check reads its own arguments before any mirror does, so a value outside the theorem's
+    # hypotheses is reported against the theorem (tests/spec/test_theorem_guards.py).
+    require_nat(batch, decl, "batch")
+    require_nat(reconstruction_width, decl, "reconstructionWidth")
+    predictions = require_matrix(prediction, batch, reconstruction_width, decl, "prediction")
+    checked_row = require_fin(row, batch, decl, "row")
     contract = row_predictive_contract(data_shape, batch, reconstruction_width, blocks, period,
                                        offset, x, prediction, row, loss)
     idxs = internal_hidden_reconstruction_indices(data_shape, reconstruction_width, blocks,
                                                   period, offset)
     target = cast(Matrix, internal_sample((batch,), data_shape, reconstruction_width, blocks,
                                           period, offset, x).target)
-    predictions = require_matrix(prediction, batch, reconstruction_width, decl, "prediction")
-    checked_row = require_fin(row, batch, decl, "row")
     expected = mae_loss(reconstruction_width, idxs, target[checked_row], predictions[checked_row],
                         loss)
     return predictive_view_objective(contract) == expected

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from spec.lean import float_eq, nat_mod, require_fin
+from spec.lean import float_eq, nat_mod, require_fin, require_nat
 from spec.mae import mae_loss
 from spec.masking import selected
 from spec.predictive_view import predictive_view_objective
@@ -41,6 +41,14 @@ CALLABLES = ("IEEE floats and a callable Float → Float → Nat loss: neither i
              "symbolically by CrossHair")
 
 
+def _source(batch: int, data_dim: int, x: TensorLike, declaration: str) -> Matrix:
+    # The check reads its own arguments before any mirror does, so a value outside the theorem's
+    # hypotheses is reported against the theorem (tests/spec/test_theorem_guards.py).
+    require_nat(batch, declaration, "batch")
+    require_nat(data_dim, declaration, "dataDim")
+    return require_matrix(x, batch, data_dim, declaration, "x")
+
+
 def _entry(m: Matrix, batch: int, n: int, bi: int, j: int, declaration: str) -> float:
     # `Spec.get (Spec.get m bi) j` with both indices checked as Fin values.
     return m[require_fin(bi, batch, declaration, "bi")][require_fin(j, n, declaration, "j")]
@@ -64,8 +72,8 @@ def vectorMaeMask_get_eq_if_selected_hidden(batch: int, data_dim: int, period: i
                                             x: TensorLike, bi: int, j: int) -> bool:
     """``(vectorMaeMask … x)[bi][j] = if vectorMaeHiddenMask … j then 0.0 else x[bi][j]``."""
     decl = "vectorMaeMask_get_eq_if_selected_hidden"
-    out = vector_mae_mask(batch, data_dim, period, offset, x)
-    source = require_matrix(x, batch, data_dim, decl, "x")
+    source = _source(batch, data_dim, x, decl)
+    out = vector_mae_mask(batch, data_dim, period, offset, source)
     hidden = selected(data_dim, vector_mae_hidden_mask(data_dim, period, offset), j)
     expected = 0.0 if hidden else _entry(source, batch, data_dim, bi, j, decl)
     return float_eq(_entry(out, batch, data_dim, bi, j, decl), expected)
@@ -85,10 +93,10 @@ def vectorMaeMask_visible_get_eq_input(batch: int, data_dim: int, period: int, o
                                        x: TensorLike, bi: int, j: int) -> bool:
     """Hypothesis ``¬ selected (vectorMaeHiddenMask …) j``; then the entry is ``x[bi][j]``."""
     decl = "vectorMaeMask_visible_get_eq_input"
-    out = vector_mae_mask(batch, data_dim, period, offset, x)
-    source = require_matrix(x, batch, data_dim, decl, "x")
-    return float_eq(_entry(out, batch, data_dim, bi, j, decl),
-                    _entry(source, batch, data_dim, bi, j, decl))
+    source = _source(batch, data_dim, x, decl)
+    expected = _entry(source, batch, data_dim, bi, j, decl)  # checks bi and j once
+    out = vector_mae_mask(batch, data_dim, period, offset, source)
+    return float_eq(out[bi][j], expected)
 
 
 @theorem("vectorMaeSample_input_eq_mask", crosshair=FLOATS)
@@ -103,8 +111,8 @@ def vectorMaeSample_input_eq_mask(batch: int, data_dim: int, period: int, offset
 def vectorMaeSample_target_eq_source(batch: int, data_dim: int, period: int, offset: int,
                                      x: TensorLike) -> bool:
     """``sample.y (vectorMaeSample … x) = x``."""
-    sample = vector_mae_sample(batch, data_dim, period, offset, x)
-    source = require_matrix(x, batch, data_dim, "vectorMaeSample_target_eq_source", "x")
+    source = _source(batch, data_dim, x, "vectorMaeSample_target_eq_source")
+    sample = vector_mae_sample(batch, data_dim, period, offset, source)
     return tensor_eq(sample.target, source)
 
 

@@ -87,6 +87,35 @@ case("vectorMaeMask_visible_get_eq_input-j", "vectorMaeMask_visible_get_eq_input
 case("vectorMaeMask_hidden_get_eq_zero-j", "vectorMaeMask_hidden_get_eq_zero", "j")(
     lambda: check("vectorMaeMask_hidden_get_eq_zero")(1, 2, 2, 1, X, 0, -1))
 
+for name in ("vectorMaeMask_get_eq_if_selected_hidden", "vectorMaeMask_visible_get_eq_input"):
+    for k, binder in ((0, "batch"), (1, "dataDim")):
+        case(f"{name}-{binder}", name, binder)(lambda name=name, k=k: check(name)(
+            *[-1 if i == k else 2 for i in range(4)], X, 0, 0))
+    case(f"{name}-x", name, "x")(lambda name=name: check(name)(1, 3, 2, 1, X, 0, 0))
+case("vectorMaeSample_target_eq_source-x", "vectorMaeSample_target_eq_source", "x")(
+    lambda: check("vectorMaeSample_target_eq_source")(2, 2, 2, 1, X))
+case("vectorMaeSample_target_eq_source-batch", "vectorMaeSample_target_eq_source", "batch")(
+    lambda: check("vectorMaeSample_target_eq_source")(-1, 2, 2, 1, X))
+
+# --- block MAE row contract: batch, width, prediction and row, read before the mirrors ------------
+ROW_THEOREM = "BlockMAE.Proof.row_predictive_objective_eq_mae_loss"
+
+
+def _row_check(batch: int = 1, width: int = 2, prediction: object = ((0.0, 0.0),),
+               row: int = 0) -> object:
+    return check(ROW_THEOREM)([2], batch, width, [1], 2, 0, [[1.0, 2.0]], prediction, row,
+                              lambda a, b: 0)
+
+
+case("row-batch", ROW_THEOREM, "batch")(lambda: _row_check(batch=-1))
+case("row-width", ROW_THEOREM, "reconstructionWidth")(lambda: _row_check(width=-1))
+case("row-prediction", ROW_THEOREM, "prediction")(lambda: _row_check(prediction=((0.0,),)))
+case("row-row", ROW_THEOREM, "row")(lambda: _row_check(row=1))
+
+
+def test_row_check_holds_on_the_valid_call() -> None:
+    assert _row_check() is True
+
 
 @pytest.mark.parametrize(("call", "declaration", "binder"), [c[1:] for c in CASES],
                          ids=[c[0] for c in CASES])
