@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from spec.finite_functions import require_fin_function
 from spec.lean import Exact, require_exact, require_fin_list, require_function, require_nat
-from spec.masking import FinFunction, fin_apply, masked_loss
+from spec.masking import FinFunction, fin_value, masked_loss
 from spec.registry import mirrors
 
 Context = TypeVar("Context")
@@ -37,7 +37,7 @@ def jepa_loss(n: int, target_idxs: Sequence[int], context: Context, target: FinF
     require_function(rep_loss, "jepaLoss", "repLoss")
 
     def per_index(i: int) -> Exact:
-        loss = rep_loss(fin_apply(target, n, i, "jepaLoss", "target"), predict(context, i))
+        loss = rep_loss(fin_value(target, i), predict(context, i))
         return require_exact(loss, "jepaLoss", "repLoss")
 
     return masked_loss(n, target_idxs, per_index)

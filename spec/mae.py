@@ -19,7 +19,7 @@ from spec.lean import (
     require_function,
     require_nat,
 )
-from spec.masking import FinFunction, fin_apply, masked_loss
+from spec.masking import FinFunction, fin_value, masked_loss
 from spec.registry import mirrors, register_mirror
 
 Patch = TypeVar("Patch")
@@ -36,7 +36,7 @@ def reconstruct(n: int, decode: Callable[[int, Pred], Patch],
     """Lean ``reconstruct decode pred := fun i => decode i (pred i)``, tabulated over ``Fin n``."""
     require_nat(n, "reconstruct", "n")
     require_fin_function(pred, n, "reconstruct", "pred")
-    return tuple(decode(i, fin_apply(pred, n, i, "reconstruct", "pred")) for i in fin_range(n))
+    return tuple(decode(i, fin_value(pred, i)) for i in fin_range(n))
 
 
 @mirrors("ExactReconstruction")
@@ -45,8 +45,7 @@ def exact_reconstruction(n: int, x: FinFunction[Patch], y: FinFunction[Patch]) -
     require_nat(n, "ExactReconstruction", "n")
     require_fin_function(x, n, "ExactReconstruction", "x")
     require_fin_function(y, n, "ExactReconstruction", "y")
-    return all(lean_eq(fin_apply(y, n, i, "ExactReconstruction", "y"),
-                       fin_apply(x, n, i, "ExactReconstruction", "x")) for i in fin_range(n))
+    return all(lean_eq(fin_value(y, i), fin_value(x, i)) for i in fin_range(n))
 
 
 @mirrors("maeLoss")
@@ -64,8 +63,7 @@ def mae_loss(n: int, masked_idxs: Sequence[int], target: FinFunction[Patch],
     require_function(patch_loss, "maeLoss", "patchLoss")
 
     def per_patch(i: int) -> Exact:
-        loss = patch_loss(fin_apply(target, n, i, "maeLoss", "target"),
-                          fin_apply(pred, n, i, "maeLoss", "pred"))
+        loss = patch_loss(fin_value(target, i), fin_value(pred, i))
         return require_exact(loss, "maeLoss", "patchLoss")
 
     return masked_loss(n, masked_idxs, per_patch)

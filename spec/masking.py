@@ -39,6 +39,12 @@ def fin_apply(f: FinFunction[T], n: int, i: int, declaration: str, binder: str) 
     return require_length(f, n, declaration, binder)[i]
 
 
+def fin_value(f: FinFunction[T], i: int) -> T:
+    """``f i`` for an ``f`` and an ``i`` the caller has already checked (with ``fin_apply``'s
+    guards, on entry): applying without re-checking leaves no guard behind that cannot fire."""
+    return f(i) if callable(f) else f[i]
+
+
 def require_mask(m: Sequence[object], n: int, declaration: str, binder: str = "m") -> Mask:
     """Return ``m`` as a ``Mask n`` if it is a table of ``n`` bools."""
     require_length(m, n, declaration, binder)
@@ -86,6 +92,6 @@ def masked_loss(n: int, idxs: Sequence[int], per_patch_loss: FinFunction[Exact])
         require_length(per_patch_loss, n, "maskedLoss", "perPatchLoss")
     total: Exact = 0
     for i in reversed(indices):
-        value = fin_apply(per_patch_loss, n, i, "maskedLoss", "perPatchLoss")
+        value = fin_value(per_patch_loss, i)
         total = require_exact(value, "maskedLoss", "perPatchLoss") + total
     return total

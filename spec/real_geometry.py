@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import TypeAlias
 
 from spec.lean import Exact, fin_range, require_exact, require_fin, require_length, require_nat
-from spec.masking import FinFunction, fin_apply, masked_loss
+from spec.masking import FinFunction, fin_apply, fin_value, masked_loss
 from spec.predictive_view import SSLViewGraph, require_graph, sum_over_edges
 from spec.registry import mirrors, register_mirror
 
@@ -103,7 +103,7 @@ def real_variance_floor_guard(d: int, gamma: Exact, spread: FinFunction[Exact]) 
     if not callable(spread):
         require_length(spread, d, "realVarianceFloorGuard", "spread")
     return fin_sum(d, lambda j: real_variance_floor_penalty(
-        gamma, fin_apply(spread, d, j, "realVarianceFloorGuard", "spread")))
+        gamma, fin_value(spread, j)))
 
 
 @mirrors("graphSSLObjective")

@@ -490,6 +490,14 @@ def test_non_lean_value_is_a_contract_error(call: Callable[[], object], declarat
     assert len(message.splitlines()) == 1
 
 
+def test_table_message_names_expectation_and_value() -> None:
+    with pytest.raises(LeanContractError) as raised:
+        table_function2([1, 2], "maeLoss", "patchLoss")
+    assert str(raised.value) == ("maeLoss: binder `patchLoss` expects a table (a sequence of row "
+                                 "sequences), got [1, 2]")
+    assert raised.value.value == [1, 2]
+
+
 def test_case_ids_are_unique() -> None:
     ids = [case[0] for case in CASES]
     assert len(ids) == len(set(ids))
