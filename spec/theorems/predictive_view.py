@@ -29,7 +29,7 @@ from spec.finite_functions import (  # noqa: F401
 from spec.jepa import jepa_loss
 from spec.lean import Exact
 from spec.mae import mae_loss
-from spec.masking import fin_apply, masked_loss
+from spec.masking import fin_value, masked_loss
 from spec.predictive_view import (
     BarlowGuard,
     PredictiveViewContract,
@@ -438,7 +438,7 @@ def predictiveLoss_eq_viewGraphEnergy_from_anchor(
     graph = SSLViewGraph(n, [(anchor, i) for i in c.target_idxs])
 
     def edge_loss(_a: int, i: int) -> Exact:
-        encoded = c.target_encoder(i, fin_apply(c.target, n, i, "viewGraphEnergy", "target"))
+        encoded = c.target_encoder(i, fin_value(c.target, i))  # both checked by the contract
         return c.distance(encoded, c.predict(c.context, i))
 
     return predictive_loss(c) == view_graph_energy(graph, edge_loss)
