@@ -62,6 +62,7 @@ def probe_accuracy(features: NDArray[np.float64], labels: NDArray[np.int64],
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
     smallest_class = int(np.unique(labels[train], return_counts=True)[1].min())
@@ -69,8 +70,12 @@ def probe_accuracy(features: NDArray[np.float64], labels: NDArray[np.int64],
     if folds >= 2:
         probe = GridSearchCV(probe, {"logisticregression__C": list(PROBE_CS)}, scoring="accuracy",
                              cv=StratifiedKFold(folds, shuffle=True, random_state=SPLIT_SEED))
-    probe.fit(features[train], labels[train])
-    return float(probe.score(features[test], labels[test]))
+    # One BLAS/OpenMP thread: these fits are small, and the default pools (numpy's BLAS beside
+    # torch's OpenMP) contend so badly that a 7-feature-set probe took 260 s instead of 28 s on
+    # the 2-core machine (`maskproof probe` on a digits MAE run; OMP_NUM_THREADS=1 gave 28 s).
+    with threadpool_limits(limits=1):
+        probe.fit(features[train], labels[train])
+        return float(probe.score(features[test], labels[test]))
 
 
 def stratified_split(labels: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
