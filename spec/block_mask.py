@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TypeAlias, cast
 
 from spec.errors import LeanContractError
-from spec.lean import nat_div, nat_mod, require_bool, require_nat
+from spec.lean import is_sequence, nat_div, nat_mod, require_bool, require_nat
 from spec.registry import mirrors
 from spec.tensor import Shape, Tensor, TensorLike, require_shape, require_tensor
 
@@ -32,14 +32,14 @@ HIDDEN_VALUE = 0.0
 
 def require_policies(blocks: object, declaration: str, binder: str = "blocks") -> list[Policy]:
     """Return ``blocks`` as a list of ``Option Nat`` (``None`` or a Nat)."""
-    if isinstance(blocks, (str, bytes)) or not isinstance(blocks, Sequence):
+    if not is_sequence(blocks):
         raise LeanContractError(declaration, binder, "a List (Option Nat)", blocks)
     return [None if p is None else require_nat(p, declaration, binder) for p in blocks]
 
 
 def require_coordinates(coordinates: object, declaration: str, binder: str) -> list[int]:
     """Return ``coordinates`` as a ``List Nat`` (any size: range is Lean's ``Option`` business)."""
-    if isinstance(coordinates, (str, bytes)) or not isinstance(coordinates, Sequence):
+    if not is_sequence(coordinates):
         raise LeanContractError(declaration, binder, "a List Nat", coordinates)
     return [require_nat(i, declaration, binder) for i in coordinates]
 

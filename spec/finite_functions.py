@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeAlias, TypeVar
 
 from spec.errors import LeanContractError
-from spec.lean import float_eq, require_fin, require_length
+from spec.lean import float_eq, is_sequence, require_fin, require_length
 
 T = TypeVar("T")
 
@@ -38,10 +38,6 @@ def fin_apply2(f: FinFunction2[T], n: int, a: int, b: int, declaration: str, bin
     return require_length(row, n, declaration, binder)[b]
 
 
-def _is_sequence(value: object) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
-
-
 def table_function2(table: Sequence[Sequence[T]], declaration: str,
                     binder: str) -> Callable[[int, int], T]:
     """A function ``Fin p → Fin q → α`` read from a ``p × q`` table, every lookup checked.
@@ -50,7 +46,7 @@ def table_function2(table: Sequence[Sequence[T]], declaration: str,
     value of the finite type the table encodes and raises ``LeanContractError``, and so does a
     table that is not a sequence of rows (checked here, since an empty list never reads it).
     """
-    if not _is_sequence(table) or not all(_is_sequence(row) for row in table):
+    if not is_sequence(table) or not all(is_sequence(row) for row in table):
         raise LeanContractError(declaration, binder, "a table (a sequence of row sequences)", table)
 
     def lookup(a: int, b: int) -> T:

@@ -12,7 +12,7 @@ import math
 import struct
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import TypeVar
+from typing import TypeGuard, TypeVar
 
 from spec.errors import LeanContractError
 
@@ -20,6 +20,11 @@ T = TypeVar("T")
 
 #: Exact scalars the spec's sums accept: ``int`` (Nat, or the monoid ℤ) and ``Fraction``.
 Exact = int | Fraction
+
+
+def is_sequence(value: object) -> TypeGuard[Sequence[object]]:
+    """Whether ``value`` can stand for a Lean list or table: a sequence, but not text."""
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
 def require_nat(value: object, declaration: str, binder: str) -> int:
@@ -38,7 +43,7 @@ def require_fin(value: object, n: int, declaration: str, binder: str) -> int:
 
 def require_fin_list(values: Sequence[object], n: int, declaration: str, binder: str) -> list[int]:
     """Return ``values`` as a list if every element is a ``Fin n`` (a ``List (Fin n)``)."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+    if not is_sequence(values):
         raise LeanContractError(declaration, binder, f"a List (Fin {n})", values)
     return [require_fin(v, n, declaration, binder) for v in values]
 
@@ -70,7 +75,7 @@ def require_float(value: object, declaration: str, binder: str) -> float:
 
 def require_length(values: Sequence[T], n: int, declaration: str, binder: str) -> Sequence[T]:
     """Return ``values`` if it is a table of exactly ``n`` entries (a ``Fin n → α`` function)."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) != n:
+    if not is_sequence(values) or len(values) != n:
         raise LeanContractError(declaration, binder, f"a table of length {n}", values)
     return values
 

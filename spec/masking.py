@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeAlias, TypeVar
 
+from spec.finite_functions import require_fin_function
 from spec.lean import (
     Exact,
     require_bool,
@@ -88,8 +89,7 @@ def masked_loss(n: int, idxs: Sequence[int], per_patch_loss: FinFunction[Exact])
     """
     require_nat(n, "maskedLoss", "n")
     indices = require_fin_list(idxs, n, "maskedLoss", "idxs")
-    if not callable(per_patch_loss):  # a table is checked on entry, not only where it is read
-        require_length(per_patch_loss, n, "maskedLoss", "perPatchLoss")
+    require_fin_function(per_patch_loss, n, "maskedLoss", "perPatchLoss")  # on entry, not on use
     total: Exact = 0
     for i in reversed(indices):
         value = fin_value(per_patch_loss, i)

@@ -18,6 +18,7 @@ from spec.finite_functions import FinFunction2, fin_apply2, require_fin_function
 from spec.lean import (
     Exact,
     fin_range,
+    is_sequence,
     require_exact,
     require_fin,
     require_fin_list,
@@ -220,7 +221,7 @@ class SSLViewGraph:
     def __post_init__(self) -> None:
         require_nat(self.n, "SSLViewGraph", "n")
         edges = self.positive_edges
-        if isinstance(edges, (str, bytes)) or not isinstance(edges, Sequence):
+        if not is_sequence(edges):
             raise LeanContractError("SSLViewGraph", "positiveEdges",
                                     f"a List (Fin {self.n} × Fin {self.n})", edges)
         checked = []

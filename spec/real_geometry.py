@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import TypeAlias
 
+from spec.finite_functions import require_fin_function
 from spec.lean import Exact, fin_range, require_exact, require_fin, require_length, require_nat
 from spec.masking import FinFunction, fin_apply, fin_value, masked_loss
 from spec.predictive_view import SSLViewGraph, require_graph, sum_over_edges
@@ -100,8 +101,7 @@ def real_variance_floor_guard(d: int, gamma: Exact, spread: FinFunction[Exact]) 
     """Lean ``realVarianceFloorGuard gamma spread := ∑ j : Fin d, realVarianceFloorPenalty ...``."""
     require_nat(d, "realVarianceFloorGuard", "d")
     require_exact(gamma, "realVarianceFloorGuard", "gamma")
-    if not callable(spread):
-        require_length(spread, d, "realVarianceFloorGuard", "spread")
+    require_fin_function(spread, d, "realVarianceFloorGuard", "spread")
     return fin_sum(d, lambda j: real_variance_floor_penalty(
         gamma, fin_value(spread, j)))
 

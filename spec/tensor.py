@@ -17,7 +17,7 @@ from math import prod
 from typing import Generic, TypeAlias, TypeVar, cast
 
 from spec.errors import LeanContractError
-from spec.lean import float_eq, require_float, require_nat
+from spec.lean import float_eq, is_sequence, require_float, require_nat
 from spec.registry import mirrors
 
 #: ``Shape`` as the list of its extents, outermost first (``Shape.scalar`` is ``()``).
@@ -46,7 +46,7 @@ class SupervisedSample(Generic[InputT, TargetT]):
 
 def require_shape(shape: object, declaration: str, binder: str) -> Shape:
     """Return ``shape`` as a tuple of Nats (a Lean ``Shape``, outermost extent first)."""
-    if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence):
+    if not is_sequence(shape):
         raise LeanContractError(declaration, binder, "a Shape (a sequence of Nats)", shape)
     return tuple(require_nat(extent, declaration, binder) for extent in shape)
 
@@ -69,7 +69,7 @@ def _require_tensor(x: object, shape: Shape, axis: int, declaration: str, path: 
     if axis == len(shape):
         return require_float(x, declaration, path)
     extent = shape[axis]
-    if isinstance(x, (str, bytes)) or not isinstance(x, Sequence) or len(x) != extent:
+    if not is_sequence(x) or len(x) != extent:
         expected = f"a table of length {extent} (axis {axis} of shape {list(shape)})"
         raise LeanContractError(declaration, path, expected, x)
     return tuple(_require_tensor(x[i], shape, axis + 1, declaration, f"{path}[{i}]")

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from spec.errors import LeanContractError
-from spec.lean import fin_range, nat_sub, require_nat
+from spec.lean import fin_range, is_sequence, nat_sub, require_nat
 from spec.masking import masked_loss
 from spec.registry import mirrors
 
 
 def require_nat_list(values: Sequence[object], declaration: str, binder: str) -> list[int]:
     """Return ``values`` as a list if it is a Lean ``List Nat``."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+    if not is_sequence(values):
         raise LeanContractError(declaration, binder, "a List Nat", values)
     return [require_nat(v, declaration, binder) for v in values]
 

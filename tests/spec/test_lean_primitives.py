@@ -16,6 +16,7 @@ from spec.lean import (
     exact_of_float,
     fin_range,
     float_bits,
+    is_sequence,
     nat_div,
     nat_mod,
     nat_sub,
@@ -99,6 +100,12 @@ def test_primitive_guards_pass_lean_values_through_unchanged() -> None:
     assert require_fin_list((1, 0, 1), 2, "d", "b") == [1, 0, 1]
     assert require_length((5, 6), 2, "d", "b") == (5, 6)
     assert require_function(len, "d", "b") is None
+
+
+def test_is_sequence_means_list_or_tuple_but_not_text() -> None:
+    assert is_sequence([]) and is_sequence((1, 2)) and is_sequence(range(3))
+    assert not is_sequence("ab") and not is_sequence(b"ab") and not is_sequence(iter([1]))
+    assert not is_sequence(None) and not is_sequence(3)
 
 
 @pytest.mark.parametrize(("call", "message"), [
