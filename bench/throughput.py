@@ -3,7 +3,8 @@
 Both models get the identical configuration (image, patch, widths, depths, heads, MLP ratio,
 75% masking, norm-pix loss, LayerNorm eps) and the same training step: forward, masked-patch
 loss, backward, AdamW step. They are timed side by side in one process, in alternating rounds so
-that drift of the machine hits both alike; the median round counts. Achieved FLOP/s uses the
+that drift of the machine hits both alike; the median round counts, and the spread of the
+per-round ratios is printed beside it. Achieved FLOP/s uses the
 FLOPs that ``torch.utils.flop_counter`` counts for one step of each model, against a large
 matmul measured in the same run.
 
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=5, help="steps per timed round")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per model")
+    parser.add_argument("--rounds", type=int, default=10, help="alternating rounds per model")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps (and compilation)")
     parser.add_argument("--image", type=int, default=32)
     parser.add_argument("--channels", type=int, default=3)
@@ -196,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{achieved / 1e9:>9.1f}{achieved / peak:>11.1%}")
     mine, theirs = rates.values()
     print(f"ratio maskproof / transformers: {mine / theirs:.2f}x images/s")
+    # Each round times the two back to back, so a round's ratio cancels slow drift of a shared
+    # machine; its spread says how far to trust the ratio of medians above.
+    ours_s, peer_s = seconds.values()
+    paired = sorted(p / o for o, p in zip(ours_s, peer_s, strict=True))
+    print(f"per-round ratio over {len(paired)} rounds: median {statistics.median(paired):.2f}x "
+          f"(min {paired[0]:.2f}x, max {paired[-1]:.2f}x)")
     return 0
 
 

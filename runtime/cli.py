@@ -44,6 +44,9 @@ _CONFIG_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--weight-decay", "weight_decay", float,
      "AdamW weight decay on weight matrices (default 0.05)"),
     ("--clip-grad", "clip_grad", float, "clip the global gradient norm to this value"),
+    ("--crop-scale", "crop_scale", float,
+     "mae/jepa: random resized crop covering [S, 1] of each image's area, as in the papers "
+     "(0.2 MAE, 0.3 I-JEPA; default: no crop)"),
     ("--ema-start", "ema_start", float,
      "jepa: EMA momentum at step 0, rising linearly to 1 (default 0.9995)"),
     ("--seed", "seed", int, "seed of the data order, masks and initialisation (default 0)"),

@@ -41,6 +41,7 @@ class TrainConfig:
     warmup_steps: int | None = None  # default: 5% of the total steps
     weight_decay: float = 0.05
     clip_grad: float | None = None  # max global gradient norm; None = no clipping
+    crop_scale: float | None = None  # mae/jepa: random resized crop of area [crop_scale, 1]
     seed: int = 0
     device: str = "auto"
     data: str | None = None  # N x C x H x W .npy; None = scikit-learn digits
@@ -70,10 +71,11 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
 _FIELDS = {field.name: field for field in dataclasses.fields(TrainConfig)}
 _INT = {"epochs", "steps", "batch_size", "patch_size", "warmup_steps", "seed", "image_size",
         "period", "offset", "hidden_dim", "recon_dim", "checkpoint_every", "log_every"}
-_FLOAT = {"lr", "min_lr", "weight_decay", "clip_grad", "ema_start"}
+_FLOAT = {"lr", "min_lr", "weight_decay", "clip_grad", "ema_start", "crop_scale"}
 _STR = {"task", "model", "device", "data", "labels"}
 _BOOL = {"norm_pix_loss"}
-_OPTIONAL = {"steps", "warmup_steps", "clip_grad", "data", "labels", "recon_dim"}
+_OPTIONAL = {"steps", "warmup_steps", "clip_grad", "crop_scale", "data", "labels",
+             "recon_dim"}
 
 
 def _coerce(name: str, value: object, source: str) -> object:
@@ -204,6 +206,12 @@ def validate_config(config: TrainConfig) -> None:
     _require(config.clip_grad is None or (math.isfinite(config.clip_grad)
                                           and config.clip_grad > 0),
              f"--clip-grad {config.clip_grad}: expected a positive number")
+    _require(config.crop_scale is None or (math.isfinite(config.crop_scale)
+                                           and 0 < config.crop_scale <= 1),
+             f"--crop-scale {config.crop_scale}: expected a number in (0, 1]")
+    _require(config.crop_scale is None or config.task in ("mae", "jepa"),
+             f"--crop-scale: {config.task} trains on TorchLean's fixed masks of the images as "
+             "given; crops apply to mae and jepa")
     _require(config.seed >= 0, f"--seed {config.seed}: expected a non-negative integer")
     _require(config.image_size > 0,
              f"--image-size {config.image_size}: expected a positive integer")

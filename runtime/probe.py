@@ -12,6 +12,8 @@ the split is a fixed stratified 75/25 one (``random_state = 0``).
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,20 @@ PROBE_CS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 CV_FOLDS = 5
 
 
+@dataclass(frozen=True)
+class ProbeScore:
+    """One fitted probe: test accuracy, and what model selection saw inside the training split.
+
+    ``validation`` is the mean cross-validated accuracy of the chosen ``c``: the number to
+    compare runs by when choosing pre-training settings, so that the test split stays unseen.
+    Both are ``None`` when the label set is too small for cross-validation.
+    """
+
+    test: float
+    validation: float | None
+    c: float | None
+
+
 def extract_features(task: Task, model: nn.Module, images: torch.Tensor,
                      device: torch.device) -> dict[str, NDArray[np.float64]]:
     """Every named feature set of ``images``, batch by batch, as float64 arrays."""
@@ -50,7 +66,7 @@ def extract_features(task: Task, model: nn.Module, images: torch.Tensor,
 
 
 def probe_accuracy(features: NDArray[np.float64], labels: NDArray[np.int64],
-                   train: NDArray[np.intp], test: NDArray[np.intp]) -> float:
+                   train: NDArray[np.intp], test: NDArray[np.intp]) -> ProbeScore:
     """Test accuracy of a standardised logistic-regression probe fitted on ``train``.
 
     The inverse regularisation ``C`` is picked from ``PROBE_CS`` by stratified k-fold
@@ -64,18 +80,25 @@ def probe_accuracy(features: NDArray[np.float64], labels: NDArray[np.int64],
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
     smallest_class = int(np.unique(labels[train], return_counts=True)[1].min())
     folds = min(CV_FOLDS, smallest_class)  # tiny label sets: fewer folds, or the default C
+    search = None
     if folds >= 2:
-        probe = GridSearchCV(probe, {"logisticregression__C": list(PROBE_CS)}, scoring="accuracy",
-                             cv=StratifiedKFold(folds, shuffle=True, random_state=SPLIT_SEED))
+        search = GridSearchCV(pipeline, {"logisticregression__C": list(PROBE_CS)},
+                              scoring="accuracy",
+                              cv=StratifiedKFold(folds, shuffle=True, random_state=SPLIT_SEED))
+    probe = pipeline if search is None else search
     # One BLAS/OpenMP thread: these fits are small, and the default pools (numpy's BLAS beside
     # torch's OpenMP) contend so badly that a 7-feature-set probe took 260 s instead of 28 s on
     # the 2-core machine (`maskproof probe` on a digits MAE run; OMP_NUM_THREADS=1 gave 28 s).
     with threadpool_limits(limits=1):
         probe.fit(features[train], labels[train])
-        return float(probe.score(features[test], labels[test]))
+        test_accuracy = float(probe.score(features[test], labels[test]))
+    if search is None:
+        return ProbeScore(test_accuracy, None, None)
+    return ProbeScore(test_accuracy, float(search.best_score_),
+                      float(search.best_params_["logisticregression__C"]))
 
 
 def stratified_split(labels: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -86,7 +109,16 @@ def stratified_split(labels: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArr
         raise UserError("probe: the labels hold a single class; a probe needs at least two")
     if counts[counts > 0].min() < 2:
         raise UserError("probe: some class has a single example; a stratified split needs >= 2")
-    indices = np.arange(labels.shape[0])
+    classes, total = len(np.unique(labels)), labels.shape[0]
+    test_size = math.ceil(TEST_FRACTION * total)  # how scikit-learn rounds a fractional size
+    if min(test_size, total - test_size) < classes:
+        needed = next(n for n in range(classes, 8 * classes + 8)
+                      if min(math.ceil(TEST_FRACTION * n), n - math.ceil(TEST_FRACTION * n))
+                      >= classes)
+        raise UserError(f"probe: {total} labelled images of {classes} classes; a stratified "
+                        f"{TEST_FRACTION:.0%} test split needs every class on both sides "
+                        f"(at least {needed} images)")
+    indices = np.arange(total)
     train, test = train_test_split(indices, test_size=TEST_FRACTION, stratify=labels,
                                    random_state=SPLIT_SEED)
     return np.asarray(train), np.asarray(test)
@@ -117,13 +149,20 @@ def run_probe(run_dir: str, labels_path: str | None = None, device_name: str = "
                         f"({str(error).splitlines()[0][:160]})") from None
     initial = build_model_seeded(task, config.seed)
     train, test = stratified_split(labels)
-    results: dict[str, Any] = {"pretrained": {}, "random_init": {}}
+    scores: dict[str, dict[str, ProbeScore]] = {"pretrained": {}, "random_init": {}}
     for key, model in (("pretrained", pretrained), ("random_init", initial)):
         features = extract_features(task, model.to(device), data.images, device)
         for name, values in features.items():
-            results[key][name] = probe_accuracy(values, labels, train, test)
+            scores[key][name] = probe_accuracy(values, labels, train, test)
     pixels = data.images.flatten(1).double().numpy()
-    results["raw_pixels"] = probe_accuracy(pixels, labels, train, test)
+    pixel_score = probe_accuracy(pixels, labels, train, test)
+    results: dict[str, Any] = {key: {name: score.test for name, score in group.items()}
+                               for key, group in scores.items()}
+    results["raw_pixels"] = pixel_score.test
+    validation: dict[str, Any] = {
+        key: {name: {"cv_accuracy": score.validation, "C": score.c}
+              for name, score in group.items()} for key, group in scores.items()}
+    validation["raw_pixels"] = {"cv_accuracy": pixel_score.validation, "C": pixel_score.c}
     report = {
         "run": str(folder.resolve()), "task": config.task, "checkpoint_step": state["step"],
         "complete": (folder / COMPLETE_NAME).exists(), "data": data.source,
@@ -132,6 +171,8 @@ def run_probe(run_dir: str, labels_path: str | None = None, device_name: str = "
         "classifier": (f"StandardScaler + LogisticRegression, C in {list(PROBE_CS)} by "
                        f"{CV_FOLDS}-fold stratified CV on the train split"),
         "accuracy": results,
+        # Inside the training split only: compare pre-training settings by these.
+        "validation": validation,
     }
     write_json_atomic(folder / PROBE_NAME, report)
     if not quiet:

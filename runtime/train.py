@@ -1,8 +1,9 @@
 """The training loop: validated setup, deterministic steps, atomic checkpoints, exact resume.
 
 Randomness. One CPU ``torch.Generator`` seeded with ``--seed`` draws, in order, each epoch's
-data permutation and every mask; model initialisation runs from the same seed inside a forked
-RNG scope. Nothing reads the global RNG, so on CPU a run is a function of its config.
+data permutation, each batch's crop boxes (``--crop-scale``) and every mask; model
+initialisation runs from the same seed inside a forked RNG scope. Nothing reads the global RNG,
+so on CPU a run is a function of its config.
 
 Resume. A checkpoint holds the model, AdamW state, the generator state, the current epoch's
 permutation and the step; the learning rate is a pure function of the step. Restoring them and
@@ -35,6 +36,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from runtime import distributed
+from runtime.augment import random_resized_crop
 from runtime.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
@@ -333,6 +335,9 @@ class _Trainer:
             while s.step < schedule.total_steps:
                 index = self._batch_indices()
                 batch = images[index].to(s.device, non_blocking=True)
+                if config.crop_scale is not None:
+                    batch = random_resized_crop(batch, s.generator, config.crop_scale,
+                                                s.shard.start, s.shard.global_size)
                 s.model.train()
                 with _autocast(s.device):
                     outputs = s.task.forward_step(self.forward_model, batch, s.generator,

@@ -54,11 +54,15 @@ def _losses(run_dir: Path) -> list[float]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("task", "patch"), [("mae", 4), ("jepa", 2)])
+@pytest.mark.parametrize(("task", "extra"), [
+    ("mae", {"patch_size": 4}),
+    ("mae", {"patch_size": 4, "crop_scale": 0.3}),  # each rank crops its rows of the batch
+    ("jepa", {"patch_size": 2}),
+])
 def test_two_processes_match_one_with_the_same_global_batch(tmp_path: Path, task: str,
-                                                            patch: int) -> None:
+                                                            extra: dict[str, object]) -> None:
     data, _ = write_images(tmp_path, count=64)
-    settings = {**RUN, "patch_size": patch}
+    settings = {**RUN, **extra}
     ddp_dir = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                "--nproc_per_node=2", "-m", "bridge.cli", "train", task, *flags(settings),

@@ -103,7 +103,9 @@ class _StopAt:
 
 @pytest.mark.parametrize(("task", "extra"), [
     ("mae", {}),
+    ("mae", {"crop_scale": 0.3}),  # the crop boxes come from the checkpointed generator
     ("jepa", {"patch_size": 2}),  # a 4x4 grid: room for 4 target blocks and a context
+    ("jepa", {"patch_size": 2, "crop_scale": 0.5}),
     ("vector-mae", {}),
     ("image-mae", {"patch_size": 3}),  # a grid that does not tile the 8x8 image
 ])

@@ -24,6 +24,7 @@ from runtime.train import (
     CONFIG_NAME,
     METRICS_NAME,
     SUMMARY_NAME,
+    LiveStep,
     _autocast,
     train,
 )
@@ -168,6 +169,9 @@ def test_probe_prints_pretrained_random_init_and_raw_pixels(
     assert set(accuracy["pretrained"]) == set(accuracy["random_init"]) == {
         "cls", "mean_patch", "cls+mean_patch"}
     assert 0.0 <= accuracy["raw_pixels"] <= 1.0
+    validation = report["validation"]
+    assert set(validation) == {"pretrained", "random_init", "raw_pixels"}
+    assert set(validation["pretrained"]) == set(accuracy["pretrained"])
     assert report["checkpoint_step"] == 3 and report["split"]["test"] == 10
 
 
@@ -231,6 +235,40 @@ def test_training_never_touches_the_global_rng_and_is_deterministic(tmp_path: Pa
     c = load_state(other.run_dir)["model"]
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
+
+
+class _Capture:
+    """A step check that keeps the images each step trained on."""
+
+    def __init__(self) -> None:
+        self.images: list[torch.Tensor] = []
+
+    def due(self, step: int) -> bool:
+        return True
+
+    def __call__(self, live: LiveStep) -> str | None:
+        self.images.append(live.outputs.tensors["images"].clone())
+        return None
+
+    def summary(self) -> str:
+        return ""
+
+
+def test_crop_scale_trains_on_crops_drawn_after_the_permutation(tmp_path: Path) -> None:
+    from runtime.augment import random_resized_crop
+
+    data, _ = write_images(tmp_path)
+    capture = _Capture()
+    config = small_config("mae", data, steps=1, crop_scale=0.3)
+    train(config, out=str(tmp_path / "run"), quiet=True, checks=(capture,))
+    assert json.loads((tmp_path / "run" / CONFIG_NAME).read_text())["config"]["crop_scale"] == 0.3
+    images = torch.from_numpy(np.load(data))
+    generator = torch.Generator().manual_seed(config.seed)  # the run's draws, replayed
+    order = torch.randperm(images.shape[0], generator=generator)
+    batch = images[order[:config.batch_size]]
+    expected = random_resized_crop(batch, generator, 0.3)
+    torch.testing.assert_close(capture.images[0], expected)
+    assert not torch.allclose(expected, batch)  # the crop changed the images
 
 
 def test_uint8_and_float_data_are_accepted_and_validated(tmp_path: Path) -> None:
