@@ -46,6 +46,9 @@ def recipes(epochs: int, jepa_epochs: int) -> list[Recipe]:
 
     Digits have black backgrounds: many 4x4 patches are constant, and norm-pix turns them into
     targets of pure noise amplification, so the raw-pixel target probes better here (both shown).
+    The last MAE row doubles the base learning rate: among 1.5e-3 (the default), 3e-3 and 6e-3,
+    batch 64, and random resized crops of scale 0.2 and 0.5, it had the best cross-validated
+    probe accuracy on the training split (seeds 0 and 1), so it was chosen without the test split.
     """
     pixels = {"epochs": epochs, "norm_pix_loss": False}
     return [
@@ -54,6 +57,8 @@ def recipes(epochs: int, jepa_epochs: int) -> list[Recipe]:
         Recipe("MAE 0.75, pixel target", "mae", {**pixels, "mask_ratio": "0.75"}),
         Recipe("MAE 0.5, pixel target", "mae", {**pixels, "mask_ratio": "0.5"}),
         Recipe("MAE 0.9, pixel target", "mae", {**pixels, "mask_ratio": "0.9"}),
+        Recipe("MAE 0.75, pixel target, lr 3e-3", "mae",
+               {**pixels, "mask_ratio": "0.75", "lr": 3e-3}),
         Recipe("I-JEPA", "jepa", {"epochs": jepa_epochs}),
     ]
 
