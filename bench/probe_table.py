@@ -85,6 +85,8 @@ def run_one(recipe: Recipe, seed: int, work: Path, reprobe: bool = False) -> dic
     elif reprobe:
         run_probe(str(run_dir), quiet=True, device_name="cpu")
     probe = json.loads(result_file.read_text())
+    if "validation" not in probe:  # probed before the CV accuracy was recorded
+        probe = run_probe(str(run_dir), quiet=True, device_name="cpu")
     seconds = json.loads((run_dir / "bench_seconds.json").read_text())["train_seconds"]
     accuracy = probe["accuracy"]
     validation = probe["validation"]["pretrained"]["mean_patch"]["cv_accuracy"]

@@ -184,11 +184,20 @@ def format_table(report: dict[str, Any]) -> str:
     accuracy = report["accuracy"]
     lines = [f"linear probe of {report['task']} at step {report['checkpoint_step']} "
              f"({report['split']['train']} train / {report['split']['test']} test images)",
-             f"{'features':<18}{'pretrained':>12}{'random init':>13}"]
+             f"{'features':<18}{'pretrained':>12}{'(train CV)':>12}{'random init':>13}"]
+    validation = report["validation"]
     for name, value in accuracy["pretrained"].items():
-        lines.append(f"{name:<18}{value:>12.2%}{accuracy['random_init'][name]:>13.2%}")
-    lines.append(f"{'raw pixels':<18}{accuracy['raw_pixels']:>12.2%}")
+        cv = _percent(validation["pretrained"][name]["cv_accuracy"])
+        lines.append(f"{name:<18}{value:>12.2%}{cv:>12}{accuracy['random_init'][name]:>13.2%}")
+    pixels_cv = _percent(validation["raw_pixels"]["cv_accuracy"])
+    lines.append(f"{'raw pixels':<18}{accuracy['raw_pixels']:>12.2%}{pixels_cv:>12}")
+    lines.append("train CV: the cross-validated accuracy inside the training split; compare runs "
+                 "by it, not by the test column")
     return "\n".join(lines)
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"({value:.2%})"
 
 
 def load_probe(run_dir: str) -> dict[str, Any]:

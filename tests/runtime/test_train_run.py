@@ -159,10 +159,11 @@ def test_probe_prints_pretrained_random_init_and_raw_pixels(
     capsys.readouterr()
     assert main(["probe", str(run), "--device", "cpu"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert "pretrained" in table[1] and "random init" in table[1]
-    rows = {line.split()[0]: line.split()[1:] for line in table[2:]}
+    assert table[1].split() == ["features", "pretrained", "(train", "CV)", "random", "init"]
+    assert table[-1].startswith("train CV:")
+    rows = {line.split()[0]: line.split()[1:] for line in table[2:-1]}
     assert set(rows) == {"cls", "mean_patch", "cls+mean_patch", "raw"}
-    assert all(len(values) == 2 for name, values in rows.items() if name != "raw")
+    assert all(len(values) == 3 for name, values in rows.items() if name != "raw")
     assert rows["raw"][0] == "pixels" and rows["raw"][1].endswith("%")
     report = json.loads((run / "probe.json").read_text())
     accuracy = report["accuracy"]
