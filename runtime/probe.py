@@ -11,6 +11,7 @@ the split is a fixed stratified 75/25 one (``random_state = 0``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -101,20 +102,23 @@ def probe_accuracy(features: NDArray[np.float64], labels: NDArray[np.int64],
                       float(search.best_params_["logisticregression__C"]))
 
 
+def _split_sizes(total: int) -> tuple[int, int]:
+    """Train and test sizes of ``total`` examples (scikit-learn rounds the test share up)."""
+    test = math.ceil(TEST_FRACTION * total)
+    return total - test, test
+
+
 def stratified_split(labels: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     from sklearn.model_selection import train_test_split
 
     counts = np.bincount(labels - labels.min())
-    if len(np.unique(labels)) < 2:
+    classes, total = int((counts > 0).sum()), labels.shape[0]
+    if classes < 2:
         raise UserError("probe: the labels hold a single class; a probe needs at least two")
     if counts[counts > 0].min() < 2:
         raise UserError("probe: some class has a single example; a stratified split needs >= 2")
-    classes, total = len(np.unique(labels)), labels.shape[0]
-    test_size = math.ceil(TEST_FRACTION * total)  # how scikit-learn rounds a fractional size
-    if min(test_size, total - test_size) < classes:
-        needed = next(n for n in range(classes, 8 * classes + 8)
-                      if min(math.ceil(TEST_FRACTION * n), n - math.ceil(TEST_FRACTION * n))
-                      >= classes)
+    if min(_split_sizes(total)) < classes:
+        needed = next(n for n in itertools.count(classes) if min(_split_sizes(n)) >= classes)
         raise UserError(f"probe: {total} labelled images of {classes} classes; a stratified "
                         f"{TEST_FRACTION:.0%} test split needs every class on both sides "
                         f"(at least {needed} images)")
