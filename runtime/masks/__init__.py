@@ -13,8 +13,10 @@ from runtime.masks.mae_random import (
     MaskRatio,
     RandomMasking,
     mae_keep_count,
+    masking_noise,
     parse_mask_ratio,
     random_masking,
+    random_masking_from_noise,
 )
 from runtime.masks.multiblock import Block, BlockDraw, MultiBlockMaskSampler, block_shape
 
@@ -33,8 +35,10 @@ __all__ = [
     "image_patch_hidden",
     "image_patch_mask",
     "mae_keep_count",
+    "masking_noise",
     "parse_mask_ratio",
     "random_masking",
+    "random_masking_from_noise",
     "vector_mae_hidden_mask",
     "vector_mae_mask",
 ]

@@ -74,24 +74,56 @@ class RandomMasking(NamedTuple):
     ids_keep: torch.Tensor
 
 
+def masking_noise(
+    batch: int,
+    tokens: int,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """The ``[batch, tokens]`` uniform noise that :func:`random_masking` sorts, on ``device``.
+
+    Drawn row by row from ``generator`` (a CPU generator gives the same masks on every device);
+    without one, from a fresh OS-seeded generator, so the global RNG is never read or advanced.
+    """
+    rng = private_generator(generator, device=device)
+    return torch.rand(batch, tokens, generator=rng, device=rng.device).to(device)
+
+
 def random_masking(
     x: torch.Tensor, keep_count: int, generator: torch.Generator | None = None
 ) -> RandomMasking:
     """Per-sample random masking of ``x`` (``[B, N, D]``), keeping ``keep_count`` tokens.
 
-    Each sample draws its own uniform noise over its ``N`` tokens; tokens sorted by noise
-    (stable argsort, so ties break by index on every device) form the shuffle, whose first
-    ``keep_count`` entries are kept. Noise is drawn row by row from ``generator``, so sample ``b``
-    of a batch gets the same mask as a batch of one drawn after ``b`` earlier rows. Without a
-    generator a fresh OS-seeded one is used; the global RNG is never read or advanced.
+    Each sample draws its own uniform noise over its ``N`` tokens (:func:`masking_noise`), and
+    :func:`random_masking_from_noise` turns the noise into the mask. Noise is drawn row by row
+    from ``generator``, so sample ``b`` of a batch gets the same mask as a batch of one drawn
+    after ``b`` earlier rows.
+    """
+    require_rank(x, 3, "[batch, tokens, dim]")
+    keep = require_nat(keep_count, "keep_count")
+    noise = masking_noise(x.shape[0], x.shape[1], generator, x.device)
+    return random_masking_from_noise(x, keep, noise)
+
+
+def random_masking_from_noise(
+    x: torch.Tensor, keep_count: int, noise: torch.Tensor
+) -> RandomMasking:
+    """The mask that ``noise`` (``[B, N]``) defines on ``x`` (``[B, N, D]``): keep ``keep_count``.
+
+    Tokens sorted by noise (stable argsort, so ties break by index on every device) form the
+    shuffle, whose first ``keep_count`` entries are kept. Pure tensor code with no random draw,
+    so ``torch.compile(fullgraph=True)`` takes a model built on it in one graph.
     """
     require_rank(x, 3, "[batch, tokens, dim]")
     batch, tokens, dim = x.shape
     keep = require_nat(keep_count, "keep_count")
     if keep > tokens:
         raise ValueError(f"keep_count must be <= the number of tokens {tokens}, got {keep}")
-    rng = private_generator(generator, device=x.device)
-    noise = torch.rand(batch, tokens, generator=rng, device=rng.device).to(x.device)
+    if tuple(noise.shape) != (batch, tokens) or not noise.is_floating_point():
+        raise ValueError(
+            f"noise must be a float tensor of shape [{batch}, {tokens}], "
+            f"got {noise.dtype} {list(noise.shape)}"
+        )
     ids_shuffle = torch.argsort(noise, dim=1, stable=True)
     positions = torch.arange(tokens, device=x.device).expand(batch, tokens)
     ids_restore = torch.empty_like(ids_shuffle).scatter_(1, ids_shuffle, positions)

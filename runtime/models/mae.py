@@ -2,15 +2,21 @@
 
 Forward pass, in order:
 
-1. encoder: patch tokens + fixed sin-cos positions, then :func:`runtime.masks.random_masking`
-   drops the masked tokens, so hidden pixels never reach the encoder; CLS (+ its zero position
-   row) is prepended and only the ``keep`` visible tokens go through the blocks;
+1. encoder: patch tokens + fixed sin-cos positions, then per-sample noise
+   (:func:`runtime.masks.masking_noise`) decides which tokens
+   :func:`runtime.masks.random_masking_from_noise` drops, so hidden pixels never reach the
+   encoder; CLS (+ its zero position row) is prepended and only the ``keep`` visible tokens go
+   through the blocks;
 2. decoder: a Linear to the decoder width, one shared mask token per removed patch, un-shuffled
    back to patch order with ``ids_restore``, the decoder's own sin-cos positions, its own blocks,
    and a Linear to ``patch² · C`` pixel values per patch (CLS row dropped);
 3. loss: per-patch mean squared error, averaged over the **masked patches only**
    (:func:`masked_patch_loss`). This is the paper objective, not TorchLean's compact image
    objective, which scores every reconstruction coordinate (see :mod:`runtime.models.compact`).
+
+The noise is drawn in :meth:`MaskedAutoencoderViT.forward` and everything after it is
+:meth:`~MaskedAutoencoderViT.forward_from_noise`, plain tensor code that ``torch.compile`` takes
+as one graph (``bench/throughput.py`` compiles it that way).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from runtime.masks import MaskRatio, mae_keep_count, random_masking
+from runtime.masks import MaskRatio, mae_keep_count, masking_noise, random_masking_from_noise
 from runtime.models.pos_embed import sincos_2d
 from runtime.models.vit import Transformer, ViTEncoder, init_transformer_weights, patch_grid
 
@@ -214,8 +220,15 @@ class MaskedAutoencoderViT(nn.Module):
         self, imgs: Tensor, keep_count: int, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Return ``(latent [B, 1 + keep, D], mask_removed [B, N], ids_restore [B, N])``."""
+        noise = masking_noise(imgs.shape[0], self.cfg.num_patches, generator, imgs.device)
+        return self.forward_encoder_from_noise(imgs, keep_count, noise)
+
+    def forward_encoder_from_noise(
+        self, imgs: Tensor, keep_count: int, noise: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """:meth:`forward_encoder` with the masking noise ``[B, N]`` given instead of drawn."""
         tokens = self.encoder.embed_patches(imgs)  # positions are added before dropping
-        masking = random_masking(tokens, keep_count, generator)
+        masking = random_masking_from_noise(tokens, keep_count, noise)
         latent = self.encoder.forward_tokens(self.encoder.prepend_cls(masking.x_kept))
         return latent, masking.mask_removed, masking.ids_restore
 
@@ -238,7 +251,17 @@ class MaskedAutoencoderViT(nn.Module):
         generator: torch.Generator | None = None,
     ) -> MAEOutput:
         keep_count = mae_keep_count(self.cfg.num_patches, mask_ratio)
-        latent, mask_removed, ids_restore = self.forward_encoder(imgs, keep_count, generator)
+        noise = masking_noise(imgs.shape[0], self.cfg.num_patches, generator, imgs.device)
+        return self.forward_from_noise(imgs, keep_count, noise)
+
+    def forward_from_noise(self, imgs: Tensor, keep_count: int, noise: Tensor) -> MAEOutput:
+        """:meth:`forward` with the masking noise ``[B, N]`` given: the mask is a function of
+        ``noise``, so this is plain tensor code with no random draw and no Python-side ratio
+        arithmetic. ``torch.compile(model.forward_from_noise, fullgraph=True)`` compiles the
+        whole step (forward and backward) as one graph; :meth:`forward` would break the graph
+        at the draw."""
+        latent, mask_removed, ids_restore = self.forward_encoder_from_noise(
+            imgs, keep_count, noise)
         pred = self.forward_decoder(latent, ids_restore)
         loss = self.forward_loss(imgs, pred, mask_removed)
         return MAEOutput(loss, pred, mask_removed, ids_restore)

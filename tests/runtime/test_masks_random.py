@@ -193,3 +193,31 @@ def test_bad_arguments(x: torch.Tensor, keep: int, message: str) -> None:
 def test_bad_generator_is_rejected() -> None:
     with pytest.raises(ValueError, match="generator must be a torch.Generator"):
         random_masking(torch.zeros(1, 3, 1), 1, 42)  # type: ignore[arg-type]
+
+
+# --- the noise / mask split ----------------------------------------------------------------
+
+
+def test_random_masking_is_the_mask_of_its_own_noise() -> None:
+    from runtime.masks import masking_noise, random_masking_from_noise
+
+    x = torch.randn(5, 16, 3)
+    drawn = random_masking(x, 4, seeded(21))
+    given = random_masking_from_noise(x, 4, masking_noise(5, 16, seeded(21)))
+    for a, b in zip(drawn, given, strict=True):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("shape", [(5, 15), (4, 16), (5,)])
+def test_noise_of_the_wrong_shape_is_refused_naming_the_shape(shape: tuple[int, ...]) -> None:
+    from runtime.masks import random_masking_from_noise
+
+    with pytest.raises(ValueError, match=r"noise must be a float tensor of shape \[5, 16\]"):
+        random_masking_from_noise(torch.zeros(5, 16, 2), 4, torch.rand(shape))
+
+
+def test_integer_noise_is_refused() -> None:
+    from runtime.masks import random_masking_from_noise
+
+    with pytest.raises(ValueError, match="got torch.int64"):
+        random_masking_from_noise(torch.zeros(2, 4, 1), 1, torch.zeros(2, 4, dtype=torch.long))

@@ -11,7 +11,7 @@ import torch
 
 from bridge.cli import main
 from bridge.live_check import LiveSpecCheck
-from runtime.masks import RandomMasking, random_masking, vector_mae_mask
+from runtime.masks import RandomMasking, random_masking_from_noise, vector_mae_mask
 from runtime.models import compact, ijepa, mae
 from runtime.train import COMPLETE_NAME, train
 from tests.runtime.train_helpers import load_state, small_config, write_images
@@ -90,13 +90,13 @@ def test_a_corrupted_mae_loss_stops_the_run(tmp_path: Path, monkeypatch: pytest.
 def test_an_mae_mask_with_flipped_polarity_stops_the_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    real = random_masking
+    real = random_masking_from_noise
 
     def flipped(*args: Any) -> RandomMasking:
         out = real(*args)
         return out._replace(mask_removed=1 - out.mask_removed)  # "1 is keep", the seed's slip
 
-    monkeypatch.setattr("runtime.models.mae.random_masking", flipped)
+    monkeypatch.setattr("runtime.models.mae.random_masking_from_noise", flipped)
     status, err, run = _run_cli(tmp_path, "mae", [], capsys)
     _assert_stopped_at_first_step(status, err, run)
     assert "mask_removed[0] removes 1 of 4 patches" in err and "3 must be removed" in err
