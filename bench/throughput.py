@@ -10,6 +10,7 @@ matmul measured in the same run.
 
     pip install transformers          # the peer; only this benchmark needs it
     python bench/throughput.py        # CPU, float32
+    python bench/throughput.py --preset tiny --batch 128   # what `maskproof train mae` trains
     python bench/throughput.py --device cuda --bf16   # CUDA with bf16 autocast
 
 maskproof's step uses the fused AdamW of ``runtime.optim.build_adamw`` and, unless
@@ -33,7 +34,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from runtime.masks import mae_keep_count, masking_noise
-from runtime.models.mae import MAEConfig, MaskedAutoencoderViT
+from runtime.models.mae import MAE_PRESETS, MAEConfig, MaskedAutoencoderViT
 from runtime.optim import build_adamw
 
 Step = Callable[[torch.Tensor], None]
@@ -125,9 +126,9 @@ def time_steps(step: Step, images: torch.Tensor, steps: int, device: torch.devic
 def step_flops(step: Step, images: torch.Tensor) -> int:
     """FLOPs of one step, counted with the step's compiled code run eagerly (same operations).
 
-    Dynamo cannot trace under ``FlopCounterMode`` (a dispatch mode): it marks the frames it
-    gave up on as skipped for good, so a compiled model that was counted directly ran partly
-    eager ever after (this benchmark once measured maskproof 15-25% slower that way)."""
+    Dynamo does not trace under ``FlopCounterMode`` (a dispatch mode): a ``fullgraph`` model
+    raises, and a model compiled without it was measured slower for the rest of the process
+    after one counted step."""
     counter = FlopCounterMode(display=False)
     with torch.compiler.set_stance("force_eager"), counter:
         step(images)
@@ -151,6 +152,9 @@ def matmul_flops_per_second(device: torch.device, bf16: bool, size: int = 2048) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=sorted(MAE_PRESETS),
+                        help="take the shape of a maskproof MAE preset (tiny: what `maskproof "
+                             "train mae` trains on digits); shape flags given too override it")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA)")
     parser.add_argument("--batch", type=int, default=64)
@@ -168,6 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dec-heads", type=int, default=4)
     parser.add_argument("--no-compile", dest="compile", action="store_false",
                         help="run maskproof's model eagerly too")
+    preset = parser.parse_known_args(argv)[0].preset
+    if preset is not None:
+        cfg = MAE_PRESETS[preset]
+        parser.set_defaults(
+            image=cfg.img_size[0], channels=cfg.in_chans, patch=cfg.patch_size,
+            width=cfg.embed_dim, depth=cfg.depth, heads=cfg.num_heads,
+            dec_width=cfg.decoder_embed_dim, dec_depth=cfg.decoder_depth,
+            dec_heads=cfg.decoder_num_heads)
     args = parser.parse_args(argv)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
                           else "cpu" if args.device == "auto" else args.device)
