@@ -74,6 +74,13 @@ class RandomMasking(NamedTuple):
     ids_keep: torch.Tensor
 
 
+def _require_keep(keep_count: int, tokens: int) -> int:
+    keep = require_nat(keep_count, "keep_count")
+    if keep > tokens:
+        raise ValueError(f"keep_count must be <= the number of tokens {tokens}, got {keep}")
+    return keep
+
+
 def masking_noise(
     batch: int,
     tokens: int,
@@ -100,7 +107,7 @@ def random_masking(
     after ``b`` earlier rows.
     """
     require_rank(x, 3, "[batch, tokens, dim]")
-    keep = require_nat(keep_count, "keep_count")
+    keep = _require_keep(keep_count, x.shape[1])  # before the draw: a refused call draws nothing
     noise = masking_noise(x.shape[0], x.shape[1], generator, x.device)
     return random_masking_from_noise(x, keep, noise)
 
@@ -116,9 +123,7 @@ def random_masking_from_noise(
     """
     require_rank(x, 3, "[batch, tokens, dim]")
     batch, tokens, dim = x.shape
-    keep = require_nat(keep_count, "keep_count")
-    if keep > tokens:
-        raise ValueError(f"keep_count must be <= the number of tokens {tokens}, got {keep}")
+    keep = _require_keep(keep_count, tokens)
     if tuple(noise.shape) != (batch, tokens) or not noise.is_floating_point():
         raise ValueError(
             f"noise must be a float tensor of shape [{batch}, {tokens}], "

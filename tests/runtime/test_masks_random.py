@@ -221,3 +221,10 @@ def test_integer_noise_is_refused() -> None:
 
     with pytest.raises(ValueError, match="got torch.int64"):
         random_masking_from_noise(torch.zeros(2, 4, 1), 1, torch.zeros(2, 4, dtype=torch.long))
+
+
+def test_a_refused_keep_count_draws_no_noise() -> None:
+    generator = seeded(8)
+    with pytest.raises(ValueError, match="keep_count must be <= the number of tokens 4, got 5"):
+        random_masking(torch.zeros(2, 4, 1), 5, generator)
+    assert torch.equal(torch.rand(3, generator=generator), torch.rand(3, generator=seeded(8)))
