@@ -8,7 +8,8 @@ per-round ratios is printed beside it. Achieved FLOP/s uses the
 FLOPs that ``torch.utils.flop_counter`` counts for one step of each model, against a large
 matmul measured in the same run.
 
-    pip install transformers          # the peer; only this benchmark needs it
+    pip install transformers          # the peer; only this benchmark needs it (and torch >= 2.6,
+                                      # for torch.compiler.set_stance)
     python bench/throughput.py        # CPU, float32
     python bench/throughput.py --preset tiny --batch 128   # what `maskproof train mae` trains
     python bench/throughput.py --device cuda --bf16   # CUDA with bf16 autocast
