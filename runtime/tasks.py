@@ -196,10 +196,12 @@ class MAETask(_TaskBase):
 
 
 def _skip_noise_rows(generator: torch.Generator, rows: int, patches: int) -> None:
-    """Advance ``generator`` past ``rows`` samples' masking noise (``random_masking`` draws
-    ``patches`` float32 uniforms per sample, row by row, from a CPU generator)."""
+    """Advance ``generator`` past ``rows`` samples' masking noise: the same draw the model makes
+    (``masking_noise``, row by row), so a rank's rows equal the one-process run's."""
+    from runtime.masks import masking_noise
+
     if rows > 0:
-        torch.rand(rows, patches, generator=generator)
+        masking_noise(rows, patches, generator)
 
 
 class JEPATask(_TaskBase):

@@ -220,8 +220,7 @@ class MaskedAutoencoderViT(nn.Module):
         self, imgs: Tensor, keep_count: int, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Return ``(latent [B, 1 + keep, D], mask_removed [B, N], ids_restore [B, N])``."""
-        noise = masking_noise(imgs.shape[0], self.cfg.num_patches, generator, imgs.device)
-        return self.forward_encoder_from_noise(imgs, keep_count, noise)
+        return self.forward_encoder_from_noise(imgs, keep_count, self._noise(imgs, generator))
 
     def forward_encoder_from_noise(
         self, imgs: Tensor, keep_count: int, noise: Tensor
@@ -251,8 +250,11 @@ class MaskedAutoencoderViT(nn.Module):
         generator: torch.Generator | None = None,
     ) -> MAEOutput:
         keep_count = mae_keep_count(self.cfg.num_patches, mask_ratio)
-        noise = masking_noise(imgs.shape[0], self.cfg.num_patches, generator, imgs.device)
-        return self.forward_from_noise(imgs, keep_count, noise)
+        return self.forward_from_noise(imgs, keep_count, self._noise(imgs, generator))
+
+    def _noise(self, imgs: Tensor, generator: torch.Generator | None) -> Tensor:
+        """The ``[B, N]`` masking noise for a batch ``imgs``, drawn from ``generator``."""
+        return masking_noise(imgs.shape[0], self.cfg.num_patches, generator, imgs.device)
 
     def forward_from_noise(self, imgs: Tensor, keep_count: int, noise: Tensor) -> MAEOutput:
         """:meth:`forward` with the masking noise ``[B, N]`` given: the mask is a function of
