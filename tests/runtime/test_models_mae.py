@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 import torch
 from torch import Tensor, nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from runtime.masks import random_masking
 from runtime.models.mae import (
@@ -329,7 +330,14 @@ def test_forward_from_noise_is_one_graph_for_torch_compile() -> None:
     model = make_model(small_cfg())
     imgs, noise = torch.randn(3, 1, 16, 16), torch.rand(3, 16)
     compiled = torch.compile(model.forward_from_noise, fullgraph=True, backend="eager")
-    out, reference = compiled(imgs, 4, noise), model.forward_from_noise(imgs, 4, noise)
+    out = compiled(imgs, 4, noise)
+    # Traced for CPU, attention takes SDPA's math backend (runtime.models.vit); run eagerly
+    # with that backend the model gives the same numbers bit for bit, and the default backend
+    # the same attention up to rounding.
+    with sdpa_kernel(SDPBackend.MATH):
+        same_backend = model.forward_from_noise(imgs, 4, noise)
+    default_backend = model.forward_from_noise(imgs, 4, noise)
     out.loss.backward()
-    assert torch.equal(out.loss, reference.loss) and torch.equal(out.pred, reference.pred)
+    assert torch.equal(out.loss, same_backend.loss) and torch.equal(out.pred, same_backend.pred)
+    torch.testing.assert_close(out.pred, default_backend.pred)
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
