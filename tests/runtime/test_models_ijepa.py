@@ -204,3 +204,15 @@ def test_vit_b_16_preset_has_narrow_predictor() -> None:
     assert 85e6 < encoder < 87e6
     assert model.predictor.embed.out_features == 384
     assert model.predictor.proj.out_features == 768
+
+
+def test_compiled_forward_keeps_padding_out_of_attention() -> None:
+    # Traced for CPU, attention takes SDPA's math backend (runtime.models.vit): the key-padding
+    # mask must still keep padding out, and the loss must match the eager model's. (The mask
+    # batch's range check reads tensor values, so the forward is traced in several graphs.)
+    model = make_model()
+    imgs, masks = torch.randn(3, 1, 16, 16), sample_masks(3)
+    compiled = torch.compile(model, backend="eager")
+    loss = compiled(imgs, masks).loss
+    torch.testing.assert_close(loss, model(imgs, masks).loss)
+    torch.testing.assert_close(compiled(imgs, with_garbage_padding(masks, seed=1)).loss, loss)
