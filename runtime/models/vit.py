@@ -92,10 +92,11 @@ def _compiled_cpu_backend(x: Tensor) -> AbstractContextManager[None]:
     """SDPA's math backend when ``torch.compile`` traces for CPU; the default choice otherwise.
 
     Traced, the math backend is two batched matmuls around a softmax that inductor fuses with the
-    scaling and masking, and for the short token sequences of a masked encoder that beat the CPU
-    flash kernel (4–8% of a whole training step at `--preset tiny` in ``bench/throughput.py``;
-    equal at 65 tokens). Run eagerly, the unfused math backend is the slower one, so eager code
-    keeps PyTorch's choice. Both compute the same attention.
+    scaling and masking. For the short token sequences of a masked encoder that beats the CPU
+    flash kernel: a whole training step 5–9% faster at ``bench/throughput.py --preset tiny``
+    (5 and 17 tokens), no difference at its 32×32×3 default (17 and 65). Run eagerly, the
+    unfused math backend is the slower one, so eager code keeps PyTorch's choice. Both compute
+    the same attention.
     """
     if x.device.type == "cpu" and torch.compiler.is_compiling():
         return sdpa_kernel(SDPBackend.MATH)
