@@ -25,10 +25,10 @@ from pathlib import Path
 
 import torch
 
-from bridge.live_check import LiveSpecCheck
-from runtime.cli import DEFAULT_CHECK_EVERY
-from runtime.config import TASKS, resolve_config
-from runtime.train import LiveStep, train
+from maskproof.bridge.live_check import LiveSpecCheck
+from maskproof.runtime.cli import DEFAULT_CHECK_EVERY
+from maskproof.runtime.config import TASKS, resolve_config
+from maskproof.runtime.train import LiveStep, train
 
 
 @dataclass

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.config import resolve_config
-from runtime.probe import run_probe
-from runtime.train import train
+from maskproof.runtime.config import resolve_config
+from maskproof.runtime.probe import run_probe
+from maskproof.runtime.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKERS = ("<!-- probe-table:start -->", "<!-- probe-table:end -->")

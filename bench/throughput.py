@@ -34,9 +34,9 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from runtime.masks import mae_keep_count, masking_noise
-from runtime.models.mae import MAE_PRESETS, MAEConfig, MaskedAutoencoderViT
-from runtime.optim import build_adamw
+from maskproof.runtime.masks import mae_keep_count, masking_noise
+from maskproof.runtime.models.mae import MAE_PRESETS, MAEConfig, MaskedAutoencoderViT
+from maskproof.runtime.optim import build_adamw
 
 Step = Callable[[torch.Tensor], None]
 

@@ -12,7 +12,6 @@ import inspect
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, seed, settings
 from tqdm import tqdm
 
-import spec
-from bridge.theorem_args import Arguments, load_all
-from runtime.atomic import write_json_atomic
-from spec.registry import LeanDeclaration, TheoremCheck, lean_declarations
+from maskproof import spec
+from maskproof.bridge import test_index
+from maskproof.bridge.theorem_args import Arguments, load_all
+from maskproof.runtime.atomic import write_json_atomic
+from maskproof.spec.registry import LeanDeclaration, TheoremCheck, lean_declarations
 
 THEOREM_TEST = "tests/spec/test_theorems.py::test_theorem_holds[{name}]"
 CROSSHAIR_TEST = "tests/spec/test_crosshair.py::test_crosshair_finds_no_counterexample[{module}]"
@@ -65,24 +65,14 @@ def run_theorem(entry: TheoremCheck, examples: int, seed_value: int) -> TheoremR
     return TheoremResult(entry.declaration.lean_name, count, None)
 
 
-def _tests_mentioning(names: Iterable[str], tests_root: Path) -> dict[str, list[str]]:
-    """Test files under ``tests_root`` whose source names each identifier (a clone has them)."""
-    found: dict[str, list[str]] = defaultdict(list)
-    if not tests_root.is_dir():
-        return found
-    sources = {path: path.read_text("utf-8") for path in sorted(tests_root.rglob("test_*.py"))}
-    for name in names:
-        pattern = re.compile(rf"\b{re.escape(name)}\b")
-        for path, text in sources.items():
-            if pattern.search(text):
-                found[name].append(path.relative_to(tests_root.parent).as_posix())
-    return found
+def traceability(results: dict[str, TheoremResult]) -> list[dict[str, Any]]:
+    """One row per TSV declaration: Lean name → Python object → tests → status.
 
-
-def traceability(results: dict[str, TheoremResult], tests_root: Path) -> list[dict[str, Any]]:
-    """One row per TSV declaration: Lean name → Python object → tests → status."""
+    The tests of each mirror come from the table recorded at build time (``test_index``), so an
+    installed maskproof reports the same rows as the checkout.
+    """
     mirror_names = {n: m.python_name.rsplit(".", 1)[-1] for n, m in spec.MIRRORS.items()}
-    mentions = _tests_mentioning(mirror_names.values(), tests_root)
+    mentions = test_index.recorded()
     check_sources = {n: inspect.getsource(t.check) for n, t in spec.THEOREMS.items()}
     rows: list[dict[str, Any]] = []
     for lean_name, declaration in lean_declarations().items():
@@ -144,7 +134,7 @@ def run_check(examples: int, seed_value: int, out: Path, progress: bool) -> int:
     for failure in failures:
         print(f"FAIL {failure.lean_name}: {failure.failure}")
 
-    rows = traceability(results, Path(__file__).resolve().parent.parent / "tests")
+    rows = traceability(results)
     missing = [r["lean_name"] for r in rows if r["status"] == "missing"]
     totals = _totals(rows)
     out.parent.mkdir(parents=True, exist_ok=True)

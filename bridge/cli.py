@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
-    from runtime.train import StepCheck
+    from maskproof.runtime.train import StepCheck
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def _check(args: argparse.Namespace) -> int:
-    from bridge.check import run_check
+    from maskproof.bridge.check import run_check
 
     return run_check(args.examples, args.seed, Path(args.out), progress=not args.quiet)
 
@@ -43,7 +43,7 @@ def _add_check_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 def _add_runtime_parsers(
         subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     try:
-        from runtime import cli as runtime_cli
+        from maskproof.runtime import cli as runtime_cli
     except ImportError as error:  # torch missing: the spec commands still work
         message = f"needs PyTorch ({error}); install it with: pip install torch"
         for name in ("train", "probe"):
@@ -56,7 +56,7 @@ def _add_runtime_parsers(
 
 def _live_spec_check(every: int) -> StepCheck:
     # Imported when `train --check-every` runs, so plain training never loads the spec checks.
-    from bridge.live_check import make_step_check
+    from maskproof.bridge.live_check import make_step_check
 
     return make_step_check(every)
 
@@ -73,11 +73,18 @@ class _OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message}\n")
 
 
+def _version() -> str:
+    from maskproof import __version__
+
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = _OneLineErrorParser(
         prog="maskproof",
         description="Check masked self-supervised learning code against the TorchLean Lean "
                     "semantics, and train MAE / I-JEPA models that meet them.")
+    parser.add_argument("--version", action="version", version=f"maskproof {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_check_parser(subparsers)
     _add_runtime_parsers(subparsers)
@@ -88,8 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_audit_parsers(
         subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from bridge.audit import command as audit_command  # imports PyTorch only when run
-    from bridge.zoo import command as zoo_command
+    from maskproof.bridge.audit import command as audit_command  # imports PyTorch only when run
+    from maskproof.bridge.zoo import command as zoo_command
 
     audit_command.add_parser(subparsers)
     zoo_command.add_parser(subparsers)
@@ -97,7 +104,9 @@ def _add_audit_parsers(
 
 def _add_vectors_parser(
         subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from bridge.vectors.command import add_parser  # stdlib + spec only; generates when run
+    from maskproof.bridge.vectors.command import (
+        add_parser,  # stdlib + spec only; generates when run
+    )
 
     add_parser(subparsers)
 
@@ -105,7 +114,7 @@ def _add_vectors_parser(
 def _user_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [ValueError, OSError]
     try:
-        from runtime.errors import UserError
+        from maskproof.runtime.errors import UserError
     except ImportError:
         pass
     else:

@@ -23,8 +23,8 @@ from typing import cast
 
 import torch
 
-from bridge import extract
-from bridge.rounding import (
+from maskproof.bridge import extract
+from maskproof.bridge.rounding import (
     Chain,
     NormPixBounds,
     ceil_on_grid,
@@ -35,10 +35,10 @@ from bridge.rounding import (
     precision_of,
     smooth_l1_sum_bound,
 )
-from spec import block_mae, ssl
-from spec.jepa import jepa_loss
-from spec.mae import mae_loss
-from spec.tensor import Matrix
+from maskproof.spec import block_mae, ssl
+from maskproof.spec.jepa import jepa_loss
+from maskproof.spec.mae import mae_loss
+from maskproof.spec.tensor import Matrix
 
 #: The runtime's ``NORM_PIX_EPS`` as the real number it stands for (the stored float32 value is
 #: within ``u·eps`` of it; the bound accounts for that).

@@ -16,10 +16,10 @@ from typing import cast
 
 import torch
 
-from spec import block_mae, ssl
-from spec import tensor as spec_tensor
-from spec.lean import float_eq
-from spec.tensor import Matrix, Shape, Tensor
+from maskproof.spec import block_mae, ssl
+from maskproof.spec import tensor as spec_tensor
+from maskproof.spec.lean import float_eq
+from maskproof.spec.tensor import Matrix, Shape, Tensor
 
 
 class ExtractionError(ValueError):

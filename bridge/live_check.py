@@ -22,13 +22,13 @@ from collections.abc import Callable
 
 import torch
 
-from bridge import exact_loss, extract
-from runtime.config import parse_ratio
-from runtime.masks import image_patch_mask, vector_mae_mask
-from runtime.models.ijepa import IJEPA
-from runtime.models.mae import MaskedAutoencoderViT, patchify
-from runtime.train import LiveStep
-from spec import ssl
+from maskproof.bridge import exact_loss, extract
+from maskproof.runtime.config import parse_ratio
+from maskproof.runtime.masks import image_patch_mask, vector_mae_mask
+from maskproof.runtime.models.ijepa import IJEPA
+from maskproof.runtime.models.mae import MaskedAutoencoderViT, patchify
+from maskproof.runtime.train import LiveStep
+from maskproof.spec import ssl
 
 Tensors = dict[str, torch.Tensor]
 

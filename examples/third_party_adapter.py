@@ -1,8 +1,8 @@
 """maskproof adapter for examples/third_party_mae.py; TARGET examples.third_party_adapter:Adapter"""
 import torch
 
-from bridge.audit.protocols import FixedTensor, SinCos2D
-from examples.third_party_mae import TinyMAE
+from maskproof.bridge.audit.protocols import FixedTensor, SinCos2D
+from maskproof.examples.third_party_mae import TinyMAE
 
 
 class Adapter:

@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from runtime.atomic import write_bytes_atomic, write_json_atomic
-from runtime.errors import UserError
+from maskproof.runtime.atomic import write_bytes_atomic, write_json_atomic
+from maskproof.runtime.errors import UserError
 
 __all__ = ["load_checkpoint", "save_checkpoint", "write_bytes_atomic", "write_json_atomic"]
 

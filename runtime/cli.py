@@ -12,11 +12,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from runtime.config import DEVICES, TASKS, read_config_file, resolve_config
-from runtime.errors import StepCheckFailed, UserError
+from maskproof.runtime.config import DEVICES, TASKS, read_config_file, resolve_config
+from maskproof.runtime.errors import StepCheckFailed, UserError
 
 if TYPE_CHECKING:
-    from runtime.train import StepCheck
+    from maskproof.runtime.train import StepCheck
 
 #: Builds the live step check for ``--check-every K`` (supplied by ``bridge.cli``, so that
 #: ``runtime`` never imports the bridge that checks it).
@@ -135,7 +135,7 @@ def _given_flags(args: argparse.Namespace) -> dict[str, Any]:
 def run_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from runtime.train import read_run_config, train
+    from maskproof.runtime.train import read_run_config, train
 
     flags = _given_flags(args)
     if args.resume is not None:
@@ -176,7 +176,7 @@ def _step_checks(args: argparse.Namespace) -> tuple[StepCheck, ...]:
 
 
 def run_probe(args: argparse.Namespace) -> int:
-    from runtime.probe import run_probe as probe
+    from maskproof.runtime.probe import run_probe as probe
 
     probe(args.run_dir, labels_path=args.labels, device_name=args.device, quiet=args.quiet)
     return 0

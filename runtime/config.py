@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import UserError
+from maskproof.runtime.errors import UserError
 
 TASKS = ("mae", "jepa", "vector-mae", "image-mae")
 DEVICES = ("auto", "cpu", "cuda")

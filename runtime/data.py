@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import NDArray
 
-from runtime.errors import UserError
+from maskproof.runtime.errors import UserError
 
 DIGITS_MAX_VALUE = 16.0
 

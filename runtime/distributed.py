@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from runtime.errors import UserError
+from maskproof.runtime.errors import UserError
 
 
 @dataclass(frozen=True)

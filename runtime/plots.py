@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from runtime.checkpoint import write_bytes_atomic  # noqa: E402
+from maskproof.runtime.checkpoint import write_bytes_atomic  # noqa: E402
 
 
 def _save(figure: Any, path: Path) -> None:

@@ -23,12 +23,12 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, write_json_atomic
-from runtime.data import labels_from_array, load_images, load_npy
-from runtime.distributed import DistContext, resolve_device
-from runtime.errors import UserError
-from runtime.tasks import Task, build_model_seeded, make_task
-from runtime.train import COMPLETE_NAME, read_run_config
+from maskproof.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, write_json_atomic
+from maskproof.runtime.data import labels_from_array, load_images, load_npy
+from maskproof.runtime.distributed import DistContext, resolve_device
+from maskproof.runtime.errors import UserError
+from maskproof.runtime.tasks import Task, build_model_seeded, make_task
+from maskproof.runtime.train import COMPLETE_NAME, read_run_config
 
 PROBE_NAME = "probe.json"
 TEST_FRACTION = 0.25

@@ -23,9 +23,9 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 import torch
 from torch import Tensor, nn
 
-from runtime.config import TrainConfig, parse_ratio
-from runtime.errors import UserError
-from runtime.optim import param_groups
+from maskproof.runtime.config import TrainConfig, parse_ratio
+from maskproof.runtime.errors import UserError
+from maskproof.runtime.optim import param_groups
 
 ModelT = TypeVar("ModelT", bound=nn.Module)
 
@@ -141,7 +141,7 @@ class MAETask(_TaskBase):
     name = "mae"
 
     def __init__(self, config: TrainConfig, shape: tuple[int, int, int]) -> None:
-        from runtime.models.mae import MAE_PRESETS
+        from maskproof.runtime.models.mae import MAE_PRESETS
 
         channels, height, width = shape
         _image_fits_patch(config, height, width, exact=True)
@@ -155,7 +155,7 @@ class MAETask(_TaskBase):
             raise UserError(f"mae model for {channels}x{height}x{width} images: {error}") from None
 
     def build_model(self) -> nn.Module:
-        from runtime.models.mae import MaskedAutoencoderViT
+        from maskproof.runtime.models.mae import MaskedAutoencoderViT
 
         return MaskedAutoencoderViT(self.model_config)
 
@@ -170,7 +170,7 @@ class MAETask(_TaskBase):
             "ids_restore": out.ids_restore})
 
     def features(self, model: nn.Module, images: Tensor) -> dict[str, Tensor]:
-        from runtime.models.mae import MaskedAutoencoderViT
+        from maskproof.runtime.models.mae import MaskedAutoencoderViT
 
         tokens = _typed(model, MaskedAutoencoderViT).forward_features(images)  # CLS first
         cls, mean = tokens[:, 0], tokens[:, 1:].mean(dim=1)
@@ -178,7 +178,7 @@ class MAETask(_TaskBase):
 
     def reconstructions(self, model: nn.Module, images: Tensor,
                         generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
-        from runtime.models.mae import NORM_PIX_EPS, MaskedAutoencoderViT
+        from maskproof.runtime.models.mae import NORM_PIX_EPS, MaskedAutoencoderViT
 
         mae = _typed(model, MaskedAutoencoderViT)
         out = mae(images, self.mask_ratio, generator)
@@ -198,7 +198,7 @@ class MAETask(_TaskBase):
 def _skip_noise_rows(generator: torch.Generator, rows: int, patches: int) -> None:
     """Advance ``generator`` past ``rows`` samples' masking noise: the same draw the model makes
     (``masking_noise``, row by row), so a rank's rows equal the one-process run's."""
-    from runtime.masks import masking_noise
+    from maskproof.runtime.masks import masking_noise
 
     if rows > 0:
         masking_noise(rows, patches, generator)
@@ -210,8 +210,8 @@ class JEPATask(_TaskBase):
     name = "jepa"
 
     def __init__(self, config: TrainConfig, shape: tuple[int, int, int]) -> None:
-        from runtime.masks import MultiBlockMaskSampler
-        from runtime.models.ijepa import IJEPA_PRESETS
+        from maskproof.runtime.masks import MultiBlockMaskSampler
+        from maskproof.runtime.models.ijepa import IJEPA_PRESETS
 
         channels, height, width = shape
         _image_fits_patch(config, height, width, exact=True)
@@ -227,13 +227,13 @@ class JEPATask(_TaskBase):
                 from None
 
     def build_model(self) -> nn.Module:
-        from runtime.models.ijepa import IJEPA
+        from maskproof.runtime.models.ijepa import IJEPA
 
         return IJEPA(self.model_config)
 
     def forward_step(self, model: nn.Module, images: Tensor, generator: torch.Generator,
                      shard: Shard) -> StepOutputs:
-        from runtime.masks import JEPAMaskBatch
+        from maskproof.runtime.masks import JEPAMaskBatch
 
         masks = self.sampler.sample(shard.global_size, generator)  # same on every rank
         rows = slice(shard.start, shard.stop)
@@ -253,12 +253,12 @@ class JEPATask(_TaskBase):
         return StepOutputs(loss * share.to(loss.device), loss.detach(), tensors)
 
     def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
-        from runtime.models.ijepa import IJEPA, ema_momentum
+        from maskproof.runtime.models.ijepa import IJEPA, ema_momentum
 
         _typed(model, IJEPA).update_target(ema_momentum(step, total_steps, start=self.ema_start))
 
     def features(self, model: nn.Module, images: Tensor) -> dict[str, Tensor]:
-        from runtime.models.ijepa import IJEPA
+        from maskproof.runtime.models.ijepa import IJEPA
 
         jepa = _typed(model, IJEPA)
         # The paper probes the target (EMA) encoder; with the EMA near 1 it stays close to init,
@@ -282,13 +282,13 @@ class VectorMAETask(_TaskBase):
         self.config = config
 
     def build_model(self) -> nn.Module:
-        from runtime.models.compact import VectorMAE
+        from maskproof.runtime.models.compact import VectorMAE
 
         return VectorMAE(self.data_dim, self.config.hidden_dim, self.config.period,
                          self.config.offset)
 
     def _rows(self, images: Tensor) -> Tensor:
-        from runtime.masks import flatten_batch_prefix
+        from maskproof.runtime.masks import flatten_batch_prefix
 
         return flatten_batch_prefix(images, self.data_dim)
 
@@ -299,14 +299,14 @@ class VectorMAETask(_TaskBase):
         return StepOutputs(loss, loss.detach(), {"x": rows, "pred": prediction.detach()})
 
     def features(self, model: nn.Module, images: Tensor) -> dict[str, Tensor]:
-        from runtime.models.compact import VectorMAE
+        from maskproof.runtime.models.compact import VectorMAE
 
         features = _typed(model, VectorMAE).forward_features(self._rows(images))
         return {"hidden": features.flatten(1)}
 
     def reconstructions(self, model: nn.Module, images: Tensor,
                         generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
-        from runtime.masks import vector_mae_mask
+        from maskproof.runtime.masks import vector_mae_mask
 
         rows = self._rows(images)
         masked = vector_mae_mask(rows, self.config.period, self.config.offset)
@@ -331,7 +331,7 @@ class ImageMAETask(_TaskBase):
         self.config = config
 
     def build_model(self) -> nn.Module:
-        from runtime.models.compact import ImagePatchMAE
+        from maskproof.runtime.models.compact import ImagePatchMAE
 
         channels, height, width = self.shape
         patch = self.config.patch_size
@@ -344,14 +344,14 @@ class ImageMAETask(_TaskBase):
         return StepOutputs(loss, loss.detach(), {"images": images, "pred": prediction.detach()})
 
     def features(self, model: nn.Module, images: Tensor) -> dict[str, Tensor]:
-        from runtime.models.compact import ImagePatchMAE
+        from maskproof.runtime.models.compact import ImagePatchMAE
 
         features = _typed(model, ImagePatchMAE).forward_features(images)
         return {"hidden": features.flatten(1)}
 
     def reconstructions(self, model: nn.Module, images: Tensor,
                         generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
-        from runtime.masks import image_patch_mask
+        from maskproof.runtime.masks import image_patch_mask
 
         if self.recon_dim != images[0].numel():
             return None  # a prefix target is not an image

@@ -35,9 +35,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from runtime import distributed
-from runtime.augment import random_resized_crop
-from runtime.checkpoint import (
+from maskproof.runtime import distributed
+from maskproof.runtime.augment import random_resized_crop
+from maskproof.runtime.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
     load_checkpoint,
@@ -45,11 +45,11 @@ from runtime.checkpoint import (
     write_bytes_atomic,
     write_json_atomic,
 )
-from runtime.config import TrainConfig, config_from_json_dict
-from runtime.data import ImageData, load_images
-from runtime.errors import NonFiniteLossError, StepCheckFailed, UserError
-from runtime.optim import build_adamw, default_warmup_steps, lr_at, scaled_lr, set_lr
-from runtime.tasks import Shard, StepOutputs, Task, build_model_seeded, make_task
+from maskproof.runtime.config import TrainConfig, config_from_json_dict
+from maskproof.runtime.data import ImageData, load_images
+from maskproof.runtime.errors import NonFiniteLossError, StepCheckFailed, UserError
+from maskproof.runtime.optim import build_adamw, default_warmup_steps, lr_at, scaled_lr, set_lr
+from maskproof.runtime.tasks import Shard, StepOutputs, Task, build_model_seeded, make_task
 
 CONFIG_NAME = "config.json"
 METRICS_NAME = "metrics.jsonl"
@@ -380,7 +380,7 @@ class _Trainer:
 
 
 def _finish(trainer: _Trainer, final_loss: float, seconds: float, steps_run: int) -> None:
-    from runtime import plots
+    from maskproof.runtime import plots
 
     s = trainer.s
     run_dir = trainer.run_dir

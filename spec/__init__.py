@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from spec.errors import LeanContractError
-from spec.registry import MIRRORS, THEOREMS, lean_declarations
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.registry import MIRRORS, THEOREMS, lean_declarations
 
 
 def _load_all() -> None:

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Generic, TypeAlias, TypeVar, cast
 
-from spec.block_mask import Policy, apply_from_prefix, require_policies, require_rank
-from spec.errors import LeanContractError
-from spec.lean import fin_range, require_fin, require_nat
-from spec.predictive_view import PredictiveViewContract, mae_as_predictive_view_contract
-from spec.registry import mirrors
-from spec.tensor import (
+from maskproof.spec.block_mask import Policy, apply_from_prefix, require_policies, require_rank
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.lean import fin_range, require_fin, require_nat
+from maskproof.spec.predictive_view import PredictiveViewContract, mae_as_predictive_view_contract
+from maskproof.spec.registry import mirrors
+from maskproof.spec.tensor import (
     Matrix,
     Shape,
     SupervisedSample,

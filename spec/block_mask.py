@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeAlias, cast
 
-from spec.errors import LeanContractError
-from spec.lean import is_sequence, nat_div, nat_mod, require_bool, require_nat
-from spec.registry import mirrors
-from spec.tensor import Shape, Tensor, TensorLike, require_shape, require_tensor
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.lean import is_sequence, nat_div, nat_mod, require_bool, require_nat
+from maskproof.spec.registry import mirrors
+from maskproof.spec.tensor import Shape, Tensor, TensorLike, require_shape, require_tensor
 
 #: One axis policy: ``None`` (Lean ``none``) or a block width (Lean ``some k``).
 Policy: TypeAlias = "int | None"

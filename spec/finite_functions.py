@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeAlias, TypeVar
 
-from spec.errors import LeanContractError
-from spec.lean import float_eq, is_sequence, require_fin, require_length
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.lean import float_eq, is_sequence, require_fin, require_length
 
 T = TypeVar("T")
 

@@ -10,10 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from spec.finite_functions import require_fin_function
-from spec.lean import Exact, require_exact, require_fin_list, require_function, require_nat
-from spec.masking import FinFunction, fin_value, masked_loss
-from spec.registry import mirrors
+from maskproof.spec.finite_functions import require_fin_function
+from maskproof.spec.lean import (
+    Exact,
+    require_exact,
+    require_fin_list,
+    require_function,
+    require_nat,
+)
+from maskproof.spec.masking import FinFunction, fin_value, masked_loss
+from maskproof.spec.registry import mirrors
 
 Context = TypeVar("Context")
 Target = TypeVar("Target")

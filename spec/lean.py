@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import TypeGuard, TypeVar
 
-from spec.errors import LeanContractError
+from maskproof.spec.errors import LeanContractError
 
 T = TypeVar("T")
 

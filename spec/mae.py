@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeAlias, TypeVar
 
-from spec.finite_functions import lean_eq, require_fin_function
-from spec.lean import (
+from maskproof.spec.finite_functions import lean_eq, require_fin_function
+from maskproof.spec.lean import (
     Exact,
     fin_range,
     require_exact,
@@ -19,15 +19,15 @@ from spec.lean import (
     require_function,
     require_nat,
 )
-from spec.masking import FinFunction, fin_value, masked_loss
-from spec.registry import mirrors, register_mirror
+from maskproof.spec.masking import FinFunction, fin_value, masked_loss
+from maskproof.spec.registry import mirrors, register_mirror
 
 Patch = TypeVar("Patch")
 Pred = TypeVar("Pred")
 
 #: ``PatchBatch n Patch := Fin n → Patch``: a length-``n`` table or a callable on ``Fin n``.
 PatchBatch: TypeAlias = FinFunction[Patch]
-register_mirror("PatchBatch", PatchBatch, "spec.mae.PatchBatch")
+register_mirror("PatchBatch", PatchBatch, "maskproof.spec.mae.PatchBatch")
 
 
 @mirrors("reconstruct")

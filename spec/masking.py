@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeAlias, TypeVar
 
-from spec.finite_functions import require_fin_function
-from spec.lean import (
+from maskproof.spec.finite_functions import require_fin_function
+from maskproof.spec.lean import (
     Exact,
     require_bool,
     require_exact,
@@ -20,13 +20,13 @@ from spec.lean import (
     require_length,
     require_nat,
 )
-from spec.registry import mirrors, register_mirror
+from maskproof.spec.registry import mirrors, register_mirror
 
 T = TypeVar("T")
 
 #: ``Mask n := Fin n → Bool`` as a table; ``True`` = selected.
 Mask: TypeAlias = tuple[bool, ...]
-register_mirror("Mask", Mask, "spec.masking.Mask")
+register_mirror("Mask", Mask, "maskproof.spec.masking.Mask")
 
 #: A Lean function ``Fin n → α`` given as a length-``n`` table or as a callable.
 FinFunction: TypeAlias = Sequence[T] | Callable[[int], T]

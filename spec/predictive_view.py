@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from spec.errors import LeanContractError
-from spec.finite_functions import FinFunction2, fin_apply2, require_fin_function
-from spec.lean import (
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.finite_functions import FinFunction2, fin_apply2, require_fin_function
+from maskproof.spec.lean import (
     Exact,
     fin_range,
     is_sequence,
@@ -24,9 +24,9 @@ from spec.lean import (
     require_fin_list,
     require_nat,
 )
-from spec.masking import FinFunction, fin_apply, masked_loss
-from spec.registry import mirrors, register_mirror
-from spec.vicreg import redundancy_reduction_objective, require_nat_list, vicreg_objective
+from maskproof.spec.masking import FinFunction, fin_apply, masked_loss
+from maskproof.spec.registry import mirrors, register_mirror
+from maskproof.spec.vicreg import redundancy_reduction_objective, require_nat_list, vicreg_objective
 
 Context = TypeVar("Context")
 Target = TypeVar("Target")
@@ -182,7 +182,8 @@ class VICRegGuard:
                                 self.covariance)
 
 
-register_mirror("VICRegGuard.value", VICRegGuard.value, "spec.predictive_view.VICRegGuard.value")
+register_mirror("VICRegGuard.value", VICRegGuard.value,
+                f"{__name__}.VICRegGuard.value")
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,8 @@ class BarlowGuard:
         return redundancy_reduction_objective(self.lambda_, self.diag, self.off_diag)
 
 
-register_mirror("BarlowGuard.value", BarlowGuard.value, "spec.predictive_view.BarlowGuard.value")
+register_mirror("BarlowGuard.value", BarlowGuard.value,
+                f"{__name__}.BarlowGuard.value")
 
 
 @mirrors("SSLViewGraph")

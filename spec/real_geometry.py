@@ -14,15 +14,22 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import TypeAlias
 
-from spec.finite_functions import require_fin_function
-from spec.lean import Exact, fin_range, require_exact, require_fin, require_length, require_nat
-from spec.masking import FinFunction, fin_apply, fin_value, masked_loss
-from spec.predictive_view import SSLViewGraph, require_graph, sum_over_edges
-from spec.registry import mirrors, register_mirror
+from maskproof.spec.finite_functions import require_fin_function
+from maskproof.spec.lean import (
+    Exact,
+    fin_range,
+    require_exact,
+    require_fin,
+    require_length,
+    require_nat,
+)
+from maskproof.spec.masking import FinFunction, fin_apply, fin_value, masked_loss
+from maskproof.spec.predictive_view import SSLViewGraph, require_graph, sum_over_edges
+from maskproof.spec.registry import mirrors, register_mirror
 
 #: ``EuclideanRep d := Fin d → ℝ`` as a length-``d`` table of exact rationals.
 EuclideanRep: TypeAlias = Sequence[Exact]
-register_mirror("EuclideanRep", EuclideanRep, "spec.real_geometry.EuclideanRep")
+register_mirror("EuclideanRep", EuclideanRep, "maskproof.spec.real_geometry.EuclideanRep")
 
 
 def require_rep_vector(z: Sequence[object], d: int, declaration: str,

@@ -57,7 +57,8 @@ class TheoremCheck:
 @cache
 def lean_declarations() -> dict[str, LeanDeclaration]:
     """Every row of the TSV, keyed by Lean name (names are unique across modules)."""
-    text = importlib.resources.files("spec").joinpath("lean_declarations.tsv").read_text("utf-8")
+    tsv = importlib.resources.files("maskproof.spec").joinpath("lean_declarations.tsv")
+    text = tsv.read_text("utf-8")
     rows = csv.DictReader(text.splitlines(), delimiter="\t")
     table = {r["lean_name"]: LeanDeclaration(r["module"], r["kind"], r["lean_name"], r["source"])
              for r in rows}

@@ -22,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeAlias, cast
 
-from spec.errors import LeanContractError
-from spec.lean import fin_range, nat_div, nat_mod, require_fin, require_nat
-from spec.masking import Mask
-from spec.predictive_view import PredictiveViewContract, mae_as_predictive_view_contract
-from spec.registry import mirrors
-from spec.tensor import (
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.lean import fin_range, nat_div, nat_mod, require_fin, require_nat
+from maskproof.spec.masking import Mask
+from maskproof.spec.predictive_view import PredictiveViewContract, mae_as_predictive_view_contract
+from maskproof.spec.registry import mirrors
+from maskproof.spec.tensor import (
     Matrix,
     SupervisedSample,
     Tensor,

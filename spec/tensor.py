@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from math import prod
 from typing import Generic, TypeAlias, TypeVar, cast
 
-from spec.errors import LeanContractError
-from spec.lean import float_eq, is_sequence, require_float, require_nat
-from spec.registry import mirrors
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.lean import float_eq, is_sequence, require_float, require_nat
+from maskproof.spec.registry import mirrors
 
 #: ``Shape`` as the list of its extents, outermost first (``Shape.scalar`` is ``()``).
 Shape: TypeAlias = tuple[int, ...]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from spec.errors import LeanContractError
-from spec.lean import fin_range, is_sequence, nat_sub, require_nat
-from spec.masking import masked_loss
-from spec.registry import mirrors
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.lean import fin_range, is_sequence, nat_sub, require_nat
+from maskproof.spec.masking import masked_loss
+from maskproof.spec.registry import mirrors
 
 
 def require_nat_list(values: Sequence[object], declaration: str, binder: str) -> list[int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.audit import (
+from maskproof.bridge.audit import (
     contracts_encoder,
     contracts_fixed,
     contracts_jepa,
@@ -10,7 +10,7 @@ from bridge.audit import (
     contracts_loss,
     contracts_masking,
 )
-from bridge.audit.contract import Contract
+from maskproof.bridge.audit.contract import Contract
 
 CATALOGUE: tuple[Contract, ...] = (
     *contracts_masking.CONTRACTS,

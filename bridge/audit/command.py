@@ -40,9 +40,9 @@ def check_common(examples: int, seed: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.audit.catalogue import BY_ID
-    from bridge.audit.report import write_report
-    from bridge.audit.runner import FAILS, audit, load_target
+    from maskproof.bridge.audit.catalogue import BY_ID
+    from maskproof.bridge.audit.report import write_report
+    from maskproof.bridge.audit.runner import FAILS, audit, load_target
 
     check_common(args.examples, args.seed)
     out = Path(args.out)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from bridge.audit.contract import Contract, Draws, generator, randn, require
-from bridge.audit.protocols import EncoderCapability
-from runtime.models.mae import patchify, unpatchify
+from maskproof.bridge.audit.contract import Contract, Draws, generator, randn, require
+from maskproof.bridge.audit.protocols import EncoderCapability
+from maskproof.runtime.models.mae import patchify, unpatchify
 
 LEAKAGE = "mask never reaches the encoder / target leakage"
 

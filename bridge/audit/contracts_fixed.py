@@ -12,8 +12,8 @@ import math
 
 import torch
 
-from bridge.audit.contract import Contract, Draws, Violation, require
-from bridge.audit.protocols import FixedTensor, FixedTensorsCapability, SinCos2D
+from maskproof.bridge.audit.contract import Contract, Draws, Violation, require
+from maskproof.bridge.audit.protocols import FixedTensor, FixedTensorsCapability, SinCos2D
 
 
 def sincos_2d_table(doc: SinCos2D) -> torch.Tensor:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from bridge import exact_loss
-from bridge.audit.contract import Contract, Draws, Violation, generator, randn, require
-from bridge.audit.protocols import JEPACollatorCapability, JEPATrainer, JEPATrainingCapability
+from maskproof.bridge import exact_loss
+from maskproof.bridge.audit.contract import Contract, Draws, Violation, generator, randn, require
+from maskproof.bridge.audit.protocols import (
+    JEPACollatorCapability,
+    JEPATrainer,
+    JEPATrainingCapability,
+)
 
 OVERLAP = "context/target overlap and empty sets"
 

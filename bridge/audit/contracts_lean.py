@@ -10,15 +10,15 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from bridge import extract
-from bridge.audit.contract import Contract, Draws, Violation, randn, require
-from bridge.audit.protocols import (
+from maskproof.bridge import extract
+from maskproof.bridge.audit.contract import Contract, Draws, Violation, randn, require
+from maskproof.bridge.audit.protocols import (
     BlockMaskCapability,
     ImagePatchMaskCapability,
     VectorMaskCapability,
 )
-from spec import block_mask, ssl
-from spec.tensor import Tensor as SpecTensor
+from maskproof.spec import block_mask, ssl
+from maskproof.spec.tensor import Tensor as SpecTensor
 
 FAMILY = "TorchLean's own families"
 OFFSETS = st.one_of(st.integers(0, 12), st.integers(0, 2**70))

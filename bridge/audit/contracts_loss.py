@@ -13,10 +13,10 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
-from bridge import exact_loss
-from bridge.audit.contract import Contract, Draws, Violation, generator, randn, require
-from bridge.audit.protocols import MAELossCapability, PatchifyCapability
-from runtime.models.mae import normalize_patches, patchify, unpatchify
+from maskproof.bridge import exact_loss
+from maskproof.bridge.audit.contract import Contract, Draws, Violation, generator, randn, require
+from maskproof.bridge.audit.protocols import MAELossCapability, PatchifyCapability
+from maskproof.runtime.models.mae import normalize_patches, patchify, unpatchify
 
 POLARITY = "mask polarity / wrong loss set"
 NORMALISATION = "normalisation of the loss"

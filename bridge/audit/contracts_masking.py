@@ -8,8 +8,8 @@ from fractions import Fraction
 import torch
 from hypothesis import strategies as st
 
-from bridge.audit.contract import Contract, Draws, generator, randn, require
-from bridge.audit.protocols import PatchifyCapability, RandomMaskingCapability
+from maskproof.bridge.audit.contract import Contract, Draws, generator, randn, require
+from maskproof.bridge.audit.protocols import PatchifyCapability, RandomMaskingCapability
 
 #: Ratios as written in configs; most make ``r·N`` a non-integer on most grids.
 RATIOS = ("0.75", "0.8", "0.6", "0.9", "0.5", "0.3", "0.1", "0.25", "0.7", "0.4", "0.15")

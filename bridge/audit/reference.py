@@ -13,12 +13,12 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from bridge.audit.protocols import FixedTensor, JEPAForward, SinCos2D
-from runtime import masks as runtime_masks
-from runtime.masks import JEPAMaskBatch, MultiBlockMaskSampler, collate_jepa_masks
-from runtime.models.ijepa import IJEPA, IJEPAConfig, ema_momentum
-from runtime.models.mae import MAEConfig, MaskedAutoencoderViT, patchify, unpatchify
-from runtime.optim import build_adamw, param_groups
+from maskproof.bridge.audit.protocols import FixedTensor, JEPAForward, SinCos2D
+from maskproof.runtime import masks as runtime_masks
+from maskproof.runtime.masks import JEPAMaskBatch, MultiBlockMaskSampler, collate_jepa_masks
+from maskproof.runtime.models.ijepa import IJEPA, IJEPAConfig, ema_momentum
+from maskproof.runtime.models.mae import MAEConfig, MaskedAutoencoderViT, patchify, unpatchify
+from maskproof.runtime.optim import build_adamw, param_groups
 
 MAE_CONFIG = MAEConfig(img_size=(8, 6), patch_size=2, in_chans=2, embed_dim=16, depth=1,
                        num_heads=2, decoder_embed_dim=8, decoder_depth=1, decoder_num_heads=2,

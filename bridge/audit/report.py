@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bridge.audit.runner import FAILS, AuditResult
-from runtime.atomic import write_text_atomic
+from maskproof.bridge.audit.runner import FAILS, AuditResult
+from maskproof.runtime.atomic import write_text_atomic
 
 JSON_VERSION = 1
 

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 
-from bridge.audit.catalogue import CATALOGUE
-from bridge.audit.contract import Contract, Draws, Violation
-from bridge.audit.protocols import CAPABILITIES, capabilities_of
+from maskproof.bridge.audit.catalogue import CATALOGUE
+from maskproof.bridge.audit.contract import Contract, Draws, Violation
+from maskproof.bridge.audit.protocols import CAPABILITIES, capabilities_of
 
 HOLDS, FAILS, NOT_APPLICABLE = "holds", "fails", "not applicable"
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from bridge.theorem_args import Arguments, ArgumentStrategy, arguments_for
-from bridge.theorem_args.block_mask import policies_one, shapes
-from bridge.theorem_args.common import offsets, periods
-from bridge.theorem_args.ssl import float_tensors, nat_losses
-from spec.tensor import shape_size
+from maskproof.bridge.theorem_args import Arguments, ArgumentStrategy, arguments_for
+from maskproof.bridge.theorem_args.block_mask import policies_one, shapes
+from maskproof.bridge.theorem_args.common import offsets, periods
+from maskproof.bridge.theorem_args.ssl import float_tensors, nat_losses
+from maskproof.spec.tensor import shape_size
 
 
 @arguments_for("BlockMAE.Proof.row_predictive_objective_eq_mae_loss")

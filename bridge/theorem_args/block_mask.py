@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from bridge.theorem_args import Arguments, ArgumentStrategy, arguments_for
-from bridge.theorem_args.common import offsets, periods
-from bridge.theorem_args.ssl import float_tensors, positive_periods, residue_offset
-from spec.block_mask import index
-from spec.tensor import get_spec
+from maskproof.bridge.theorem_args import Arguments, ArgumentStrategy, arguments_for
+from maskproof.bridge.theorem_args.common import offsets, periods
+from maskproof.bridge.theorem_args.ssl import float_tensors, positive_periods, residue_offset
+from maskproof.spec.block_mask import index
+from maskproof.spec.tensor import get_spec
 
 MAX_RANK = 3
 MAX_EXTENT = 4

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from bridge.theorem_args import Arguments, ArgumentStrategy, arguments_for
-from bridge.theorem_args.common import fin_lists, sizes
-from bridge.theorem_args.mae import MAX_TYPE, fin_tables, nat_matrices, type_sizes
+from maskproof.bridge.theorem_args import Arguments, ArgumentStrategy, arguments_for
+from maskproof.bridge.theorem_args.common import fin_lists, sizes
+from maskproof.bridge.theorem_args.mae import MAX_TYPE, fin_tables, nat_matrices, type_sizes
 
 
 @st.composite

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from bridge.theorem_args import Arguments, ArgumentStrategy, arguments_for
-from bridge.theorem_args.common import fin_lists, nat_tables, pixels, sizes
+from maskproof.bridge.theorem_args import Arguments, ArgumentStrategy, arguments_for
+from maskproof.bridge.theorem_args.common import fin_lists, nat_tables, pixels, sizes
 
 #: Largest finite patch, prediction, context or representation type the strategies draw.
 MAX_TYPE = 4

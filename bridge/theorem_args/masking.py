@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from bridge.theorem_args import Arguments, ArgumentStrategy, arguments_for
-from bridge.theorem_args.common import MAX_SIZE, fin_lists, nat_tables, sizes
+from maskproof.bridge.theorem_args import Arguments, ArgumentStrategy, arguments_for
+from maskproof.bridge.theorem_args.common import MAX_SIZE, fin_lists, nat_tables, sizes
 
 positive_sizes = st.integers(min_value=1, max_value=MAX_SIZE)
 

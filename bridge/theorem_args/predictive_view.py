@@ -12,11 +12,23 @@ from fractions import Fraction
 
 from hypothesis import strategies as st
 
-from bridge.theorem_args import Arguments, ArgumentStrategy, arguments_for
-from bridge.theorem_args.common import fin_lists, fractions, naturals, sizes, small_naturals
-from bridge.theorem_args.jepa import jepa_arguments
-from bridge.theorem_args.mae import MAX_TYPE, fin_tables, mae_arguments, nat_matrices, type_sizes
-from bridge.theorem_args.vicreg import nat_lists, nats, positive_nats
+from maskproof.bridge.theorem_args import Arguments, ArgumentStrategy, arguments_for
+from maskproof.bridge.theorem_args.common import (
+    fin_lists,
+    fractions,
+    naturals,
+    sizes,
+    small_naturals,
+)
+from maskproof.bridge.theorem_args.jepa import jepa_arguments
+from maskproof.bridge.theorem_args.mae import (
+    MAX_TYPE,
+    fin_tables,
+    mae_arguments,
+    nat_matrices,
+    type_sizes,
+)
+from maskproof.bridge.theorem_args.vicreg import nat_lists, nats, positive_nats
 
 guards = st.one_of(st.just(0), small_naturals, naturals)
 #: Rationals with 0 and small signed values frequent.

@@ -17,9 +17,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from bridge.theorem_args import Arguments, ArgumentStrategy, arguments_for
-from bridge.theorem_args.common import offsets, periods, pixels
-from spec.lean import float_bits
+from maskproof.bridge.theorem_args import Arguments, ArgumentStrategy, arguments_for
+from maskproof.bridge.theorem_args.common import offsets, periods, pixels
+from maskproof.spec.lean import float_bits
 
 #: The largest extent of any tensor axis drawn here.
 MAX_EXTENT = 5

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from bridge.theorem_args import ArgumentStrategy, arguments_for
-from bridge.theorem_args.common import MAX_SIZE, naturals, small_naturals
+from maskproof.bridge.theorem_args import ArgumentStrategy, arguments_for
+from maskproof.bridge.theorem_args.common import MAX_SIZE, naturals, small_naturals
 
 #: Naturals that hit the truncation edges of ``gamma - v`` and ``|c - 1|`` often.
 nats = st.one_of(st.sampled_from([0, 1, 2]), small_naturals, naturals)

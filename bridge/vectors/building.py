@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from bridge.vectors.encoding import (
+from maskproof.bridge.vectors.encoding import (
     Json,
     VectorFormatError,
     bits_to_float,
@@ -14,9 +14,9 @@ from bridge.vectors.encoding import (
     encode,
     encode_f64,
 )
-from bridge.vectors.schema import CaseInput, VectorDef
-from spec.finite_functions import table_function2
-from spec.lean import float_bits
+from maskproof.bridge.vectors.schema import CaseInput, VectorDef
+from maskproof.spec.finite_functions import table_function2
+from maskproof.spec.lean import float_bits
 
 #: Turns one decoded argument into what the mirror takes (a table into a callable, say).
 Converter = Callable[[object], object]

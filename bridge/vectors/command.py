@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bridge.vectors.schema import DEFAULT_SEED, MANIFEST
+from maskproof.bridge.vectors.schema import DEFAULT_SEED, MANIFEST
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,8 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Generate and write the vectors; one summary line, exit 0."""
-    from bridge.vectors.generate import GenerationError, generate
-    from bridge.vectors.store import write_vectors
+    from maskproof.bridge.vectors.generate import GenerationError, generate
+    from maskproof.bridge.vectors.store import write_vectors
 
     seed: int = args.seed
     if seed < 0:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from math import prod
 
-from bridge.vectors.building import (
+from maskproof.bridge.vectors.building import (
     Converter,
     case,
     flatten_nested,
@@ -23,10 +23,10 @@ from bridge.vectors.building import (
     random_tensor,
     spec_def,
 )
-from bridge.vectors.defs_predictive import OBSERVED, observe_contract
-from bridge.vectors.encoding import VectorFormatError
-from bridge.vectors.schema import CaseInput, VectorDef
-from spec import block_mae, block_mask
+from maskproof.bridge.vectors.defs_predictive import OBSERVED, observe_contract
+from maskproof.bridge.vectors.encoding import VectorFormatError
+from maskproof.bridge.vectors.schema import CaseInput, VectorDef
+from maskproof.spec import block_mae, block_mask
 
 HUGE_PERIOD = 2**64 + 3
 Policies = list[int | None]

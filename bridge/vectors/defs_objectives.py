@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from bridge.vectors.building import (
+from maskproof.bridge.vectors.building import (
     case,
     fin_table,
     nat_table,
@@ -19,8 +19,8 @@ from bridge.vectors.building import (
     spec_def,
     table2,
 )
-from bridge.vectors.schema import CaseInput, VectorDef
-from spec import jepa, mae, masking, vicreg
+from maskproof.bridge.vectors.schema import CaseInput, VectorDef
+from maskproof.spec import jepa, mae, masking, vicreg
 
 BIG = 2**60 + 7  # beyond 2**53: exercises the {"int": …} encoding and unbounded Nat arithmetic
 

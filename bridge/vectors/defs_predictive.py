@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, cast
 
-from bridge.vectors.building import (
+from maskproof.bridge.vectors.building import (
     Converter,
     case,
     fin_table,
@@ -27,11 +27,11 @@ from bridge.vectors.building import (
     spec_def,
     table2,
 )
-from bridge.vectors.encoding import Json, VectorFormatError, encode, encode_rat
-from bridge.vectors.schema import CaseInput, VectorDef
-from spec import predictive_view as pv
-from spec import real_geometry as geo
-from spec.lean import fin_range
+from maskproof.bridge.vectors.encoding import Json, VectorFormatError, encode, encode_rat
+from maskproof.bridge.vectors.schema import CaseInput, VectorDef
+from maskproof.spec import predictive_view as pv
+from maskproof.spec import real_geometry as geo
+from maskproof.spec.lean import fin_range
 
 CONTRACT_TYPE = "PredictiveViewContract n Context Target TargetRep Prediction"
 CONTRACT_NOTE = ("contract object {n, targetIdxs, context, target, targetEncoder, predict, "

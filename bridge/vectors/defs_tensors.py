@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 
-from bridge.vectors.building import (
+from maskproof.bridge.vectors.building import (
     SPECIAL_FLOATS,
     case,
     flatten_nested,
@@ -22,9 +22,9 @@ from bridge.vectors.building import (
     random_tensor,
     spec_def,
 )
-from bridge.vectors.defs_predictive import OBSERVED, observe_contract
-from bridge.vectors.schema import CaseInput, VectorDef
-from spec import ssl, tensor
+from maskproof.bridge.vectors.defs_predictive import OBSERVED, observe_contract
+from maskproof.bridge.vectors.schema import CaseInput, VectorDef
+from maskproof.spec import ssl, tensor
 
 HUGE_PERIOD = 2**64 + 3  # Lean's Nat has no int64 overflow; offset % period must be exact
 

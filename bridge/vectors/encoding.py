@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import TypeAlias
 
-from spec.block_mae import ExceptError, ExceptOk
-from spec.tensor import SupervisedSample
+from maskproof.spec.block_mae import ExceptError, ExceptOk
+from maskproof.spec.tensor import SupervisedSample
 
 #: A JSON value as ``json.loads`` returns it (the vectors never contain JSON floats).
 Json: TypeAlias = "None | bool | int | float | str | list[Json] | dict[str, Json]"

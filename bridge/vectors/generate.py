@@ -14,10 +14,10 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
-import spec
-from bridge.vectors import defs_blocks, defs_objectives, defs_predictive, defs_tensors
-from bridge.vectors.encoding import Json, dumps
-from bridge.vectors.schema import (
+from maskproof import spec
+from maskproof.bridge.vectors import defs_blocks, defs_objectives, defs_predictive, defs_tensors
+from maskproof.bridge.vectors.encoding import Json, dumps
+from maskproof.bridge.vectors.schema import (
     FORMAT_NAME,
     GENERATOR_VERSION,
     MANIFEST,
@@ -26,8 +26,8 @@ from bridge.vectors.schema import (
     CaseInput,
     VectorDef,
 )
-from spec.errors import LeanContractError
-from spec.registry import lean_declarations
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.registry import lean_declarations
 
 
 class GenerationError(RuntimeError):

@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from bridge.vectors.encoding import Json
+from maskproof.bridge.vectors.encoding import Json
 
 #: Bumped whenever a reader of version N could misread a file (new value tags, renamed keys).
 SCHEMA_VERSION = 1

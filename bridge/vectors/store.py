@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.vectors.encoding import Json, VectorFormatError
-from bridge.vectors.schema import FORMAT_NAME, MANIFEST, SCHEMA_VERSION
+from maskproof.bridge.vectors.encoding import Json, VectorFormatError
+from maskproof.bridge.vectors.schema import FORMAT_NAME, MANIFEST, SCHEMA_VERSION
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bridge.audit.protocols import FixedTensor, JEPAForward
-from bridge.audit.reference import ReferenceAdapter, ReferenceJEPATrainer, padded_masks
-from runtime.masks import Block, MultiBlockMaskSampler
-from runtime.models.ijepa import IJEPA, check_mask_batch, gather_tokens, smooth_l1_over_valid
-from runtime.models.mae import patchify, unpatchify
+from maskproof.bridge.audit.protocols import FixedTensor, JEPAForward
+from maskproof.bridge.audit.reference import ReferenceAdapter, ReferenceJEPATrainer, padded_masks
+from maskproof.runtime.masks import Block, MultiBlockMaskSampler
+from maskproof.runtime.models.ijepa import (
+    IJEPA,
+    check_mask_batch,
+    gather_tokens,
+    smooth_l1_over_valid,
+)
+from maskproof.runtime.models.mae import patchify, unpatchify
 
 #: ``(model, images, targets, context, context_valid) -> target features [B, M, L, D]``.
 TargetFn = Callable[[IJEPA, Tensor, Tensor, Tensor, Tensor], Tensor]

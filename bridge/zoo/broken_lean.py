@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from bridge.audit.reference import ReferenceAdapter
-from runtime import masks as runtime_masks
+from maskproof.bridge.audit.reference import ReferenceAdapter
+from maskproof.runtime import masks as runtime_masks
 
 
 class OffsetWithoutModulo(ReferenceAdapter):

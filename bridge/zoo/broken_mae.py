@@ -9,9 +9,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from bridge.audit.reference import ReferenceAdapter, kept_first
-from runtime import masks as runtime_masks
-from runtime.models.mae import masked_patch_loss, patchify
+from maskproof.bridge.audit.reference import ReferenceAdapter, kept_first
+from maskproof.runtime import masks as runtime_masks
+from maskproof.runtime.models.mae import masked_patch_loss, patchify
 
 
 def _split(x: Tensor, ids_shuffle: Tensor, keep: int) -> tuple[Tensor, Tensor]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.audit.reference import ReferenceAdapter
-from bridge.zoo import broken_jepa as J
-from bridge.zoo import broken_lean as L
-from bridge.zoo import broken_mae as M
+from maskproof.bridge.audit.reference import ReferenceAdapter
+from maskproof.bridge.zoo import broken_jepa as J
+from maskproof.bridge.zoo import broken_lean as L
+from maskproof.bridge.zoo import broken_mae as M
 
 
 @dataclass(frozen=True)

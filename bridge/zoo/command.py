@@ -24,8 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.audit.command import check_common
-    from bridge.zoo.run import run_zoo
+    from maskproof.bridge.audit.command import check_common
+    from maskproof.bridge.zoo.run import run_zoo
 
     check_common(args.examples, args.seed)
     return run_zoo(args.examples, args.seed, full=not args.quick, names=args.card)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from bridge.audit.runner import FAILS, ContractResult, audit
-from bridge.zoo.cards import CARDS, Card
+from maskproof.bridge.audit.runner import FAILS, ContractResult, audit
+from maskproof.bridge.zoo.cards import CARDS, Card
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,15 @@
 """Tensor masks: TorchLean's deterministic masks, MAE random masking, I-JEPA multi-block masks."""
 
-from runtime.masks.block import block_hidden, block_mask_apply
-from runtime.masks.deterministic import (
+from maskproof.runtime.masks.block import block_hidden, block_mask_apply
+from maskproof.runtime.masks.deterministic import (
     flatten_batch_prefix,
     image_patch_hidden,
     image_patch_mask,
     vector_mae_hidden_mask,
     vector_mae_mask,
 )
-from runtime.masks.jepa_batch import JEPAMaskBatch, collate_jepa_masks
-from runtime.masks.mae_random import (
+from maskproof.runtime.masks.jepa_batch import JEPAMaskBatch, collate_jepa_masks
+from maskproof.runtime.masks.mae_random import (
     MaskRatio,
     RandomMasking,
     mae_keep_count,
@@ -18,7 +18,7 @@ from runtime.masks.mae_random import (
     random_masking,
     random_masking_from_noise,
 )
-from runtime.masks.multiblock import Block, BlockDraw, MultiBlockMaskSampler, block_shape
+from maskproof.runtime.masks.multiblock import Block, BlockDraw, MultiBlockMaskSampler, block_shape
 
 __all__ = [
     "Block",

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import torch
 
-from runtime.masks._lean_mask import in_hidden_class, zero_where
-from runtime.masks._validate import require_floating, require_nat, require_shape
+from maskproof.runtime.masks._lean_mask import in_hidden_class, zero_where
+from maskproof.runtime.masks._validate import require_floating, require_nat, require_shape
 
 
 def _require_policy_sequence(blocks: object) -> Sequence[int | None]:

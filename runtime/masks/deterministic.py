@@ -13,8 +13,8 @@ import math
 
 import torch
 
-from runtime.masks._lean_mask import in_hidden_class, zero_where
-from runtime.masks._validate import require_floating, require_nat, require_rank
+from maskproof.runtime.masks._lean_mask import in_hidden_class, zero_where
+from maskproof.runtime.masks._validate import require_floating, require_nat, require_rank
 
 
 def vector_mae_hidden_mask(

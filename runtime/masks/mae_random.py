@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 import torch
 
-from runtime.masks._rng import private_generator
-from runtime.masks._validate import require_nat, require_rank
+from maskproof.runtime.masks._rng import private_generator
+from maskproof.runtime.masks._validate import require_nat, require_rank
 
 MaskRatio = str | Fraction | float | int
 

@@ -24,9 +24,9 @@ from typing import NamedTuple
 
 import torch
 
-from runtime.masks._rng import private_generator
-from runtime.masks._validate import require_positive
-from runtime.masks.jepa_batch import JEPAMaskBatch, collate_jepa_masks
+from maskproof.runtime.masks._rng import private_generator
+from maskproof.runtime.masks._validate import require_positive
+from maskproof.runtime.masks.jepa_batch import JEPAMaskBatch, collate_jepa_masks
 
 Range = tuple[float, float]
 

@@ -18,7 +18,7 @@ import warnings
 
 from torch import Tensor, nn
 
-from runtime.masks import (
+from maskproof.runtime.masks import (
     flatten_batch_prefix,
     image_patch_hidden,
     image_patch_mask,

@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from runtime.masks import JEPAMaskBatch
-from runtime.models.pos_embed import sincos_2d
-from runtime.models.vit import Block, Transformer, ViTEncoder, patch_grid
+from maskproof.runtime.masks import JEPAMaskBatch
+from maskproof.runtime.models.pos_embed import sincos_2d
+from maskproof.runtime.models.vit import Block, Transformer, ViTEncoder, patch_grid
 
 #: Standard deviation of the truncated-normal init of the official I-JEPA code.
 INIT_STD = 0.02

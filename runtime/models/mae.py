@@ -27,9 +27,19 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from runtime.masks import MaskRatio, mae_keep_count, masking_noise, random_masking_from_noise
-from runtime.models.pos_embed import sincos_2d
-from runtime.models.vit import Transformer, ViTEncoder, init_transformer_weights, patch_grid
+from maskproof.runtime.masks import (
+    MaskRatio,
+    mae_keep_count,
+    masking_noise,
+    random_masking_from_noise,
+)
+from maskproof.runtime.models.pos_embed import sincos_2d
+from maskproof.runtime.models.vit import (
+    Transformer,
+    ViTEncoder,
+    init_transformer_weights,
+    patch_grid,
+)
 
 #: Added to the unbiased per-patch variance inside the square root (official ``norm_pix_loss``).
 NORM_PIX_EPS = 1e-6

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from runtime.models.pos_embed import sincos_2d
+from maskproof.runtime.models.pos_embed import sincos_2d
 
 #: LayerNorm epsilon of the official MAE / I-JEPA code.
 LAYER_NORM_EPS = 1e-6

@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import cast
 
-from spec.block_mae import (
+from maskproof.spec.block_mae import (
     internal_hidden_reconstruction_indices,
     internal_sample,
     row_predictive_contract,
 )
-from spec.block_mask import Policy
-from spec.lean import require_fin, require_nat
-from spec.mae import mae_loss
-from spec.predictive_view import predictive_view_objective
-from spec.registry import theorem
-from spec.tensor import Matrix, TensorLike, require_matrix
+from maskproof.spec.block_mask import Policy
+from maskproof.spec.lean import require_fin, require_nat
+from maskproof.spec.mae import mae_loss
+from maskproof.spec.predictive_view import predictive_view_objective
+from maskproof.spec.registry import theorem
+from maskproof.spec.tensor import Matrix, TensorLike, require_matrix
 
 CALLABLES = ("IEEE float tensors and a callable Float → Float → Nat loss: neither is explored "
              "symbolically by CrossHair")

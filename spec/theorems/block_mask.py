@@ -12,9 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from spec.block_mask import Policy, apply, block_hidden, hidden, internal_apply
-from spec.registry import theorem
-from spec.tensor import TensorLike, get_spec, option_float_eq, require_shape, require_tensor
+from maskproof.spec.block_mask import Policy, apply, block_hidden, hidden, internal_apply
+from maskproof.spec.registry import theorem
+from maskproof.spec.tensor import (
+    TensorLike,
+    get_spec,
+    option_float_eq,
+    require_shape,
+    require_tensor,
+)
 
 FLOATS = "IEEE float tensors: CrossHair cannot explore binary64 values and bit patterns"
 

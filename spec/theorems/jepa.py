@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 # columns, is_fin_table, is_nat_matrix: read by the docstrings' pre: conditions (CrossHair).
-from spec.finite_functions import (  # noqa: F401
+from maskproof.spec.finite_functions import (  # noqa: F401
     columns,
     is_fin_table,
     is_nat_matrix,
     table_function2,
 )
-from spec.jepa import jepa_loss
-from spec.registry import theorem
+from maskproof.spec.jepa import jepa_loss
+from maskproof.spec.registry import theorem
 
 
 def predictor_function(predict: list[list[int]]) -> Callable[[int, int], int]:

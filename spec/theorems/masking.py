@@ -8,8 +8,8 @@ statement for every input meeting them (within its bounds).
 
 from __future__ import annotations
 
-from spec.masking import all_mask, complement, empty_mask, masked_loss, selected
-from spec.registry import theorem
+from maskproof.spec.masking import all_mask, complement, empty_mask, masked_loss, selected
+from maskproof.spec.registry import theorem
 
 
 @theorem("allMask_selected")

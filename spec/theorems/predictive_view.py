@@ -20,17 +20,17 @@ from collections.abc import Callable
 from fractions import Fraction
 
 # columns, is_fin_table, is_nat_matrix: read by the docstrings' pre: conditions (CrossHair).
-from spec.finite_functions import (  # noqa: F401
+from maskproof.spec.finite_functions import (  # noqa: F401
     columns,
     is_fin_table,
     is_nat_matrix,
     table_function2,
 )
-from spec.jepa import jepa_loss
-from spec.lean import Exact
-from spec.mae import mae_loss
-from spec.masking import fin_value, masked_loss
-from spec.predictive_view import (
+from maskproof.spec.jepa import jepa_loss
+from maskproof.spec.lean import Exact
+from maskproof.spec.mae import mae_loss
+from maskproof.spec.masking import fin_value, masked_loss
+from maskproof.spec.predictive_view import (
     BarlowGuard,
     PredictiveViewContract,
     SSLViewGraph,
@@ -43,7 +43,7 @@ from spec.predictive_view import (
     view_graph_energy,
     with_geometry_guard,
 )
-from spec.real_geometry import (  # noqa: F401  (collapsed_rep: read by pre: conditions)
+from maskproof.spec.real_geometry import (  # noqa: F401  (collapsed_rep: read by pre: conditions)
     collapsed_rep,
     coordinate_spread,
     graph_alignment_energy,
@@ -51,7 +51,7 @@ from spec.real_geometry import (  # noqa: F401  (collapsed_rep: read by pre: con
     real_variance_floor_guard,
     sq_dist,
 )
-from spec.registry import theorem
+from maskproof.spec.registry import theorem
 
 FRACTION_REASON = "real-valued (ℝ as Fraction): CrossHair does not search Fraction values"
 

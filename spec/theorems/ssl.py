@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from spec.lean import float_eq, nat_mod, require_fin, require_nat
-from spec.mae import mae_loss
-from spec.masking import selected
-from spec.predictive_view import predictive_view_objective
-from spec.registry import theorem
-from spec.ssl import (
+from maskproof.spec.lean import float_eq, nat_mod, require_fin, require_nat
+from maskproof.spec.mae import mae_loss
+from maskproof.spec.masking import selected
+from maskproof.spec.predictive_view import predictive_view_objective
+from maskproof.spec.registry import theorem
+from maskproof.spec.ssl import (
     image_mae_reconstruction_idxs,
     image_patch_hidden,
     image_patch_mae_row_predictive_contract,
@@ -34,7 +34,13 @@ from spec.ssl import (
     vector_mae_sample,
     vector_mae_selected_idxs,
 )
-from spec.tensor import Matrix, TensorLike, flatten_batch_prefix, require_matrix, tensor_eq
+from maskproof.spec.tensor import (
+    Matrix,
+    TensorLike,
+    flatten_batch_prefix,
+    require_matrix,
+    tensor_eq,
+)
 
 FLOATS = "IEEE floats: CrossHair cannot explore binary64 tensors and bit patterns meaningfully"
 CALLABLES = ("IEEE floats and a callable Float → Float → Nat loss: neither is explored "

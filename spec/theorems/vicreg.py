@@ -6,8 +6,8 @@ theorems quantify over nothing; their checks take no arguments and evaluate the 
 
 from __future__ import annotations
 
-from spec.registry import theorem
-from spec.vicreg import (
+from maskproof.spec.registry import theorem
+from maskproof.spec.vicreg import (
     diagonal_redundancy_penalty,
     off_diagonal_redundancy_penalty,
     redundancy_reduction_objective,

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from bridge.audit.catalogue import BY_ID, CATALOGUE
-from bridge.audit.reference import ReferenceAdapter
-from bridge.audit.report import write_report
-from bridge.audit.runner import FAILS, HOLDS, NOT_APPLICABLE, audit, load_target
-from bridge.cli import main
+from maskproof.bridge.audit.catalogue import BY_ID, CATALOGUE
+from maskproof.bridge.audit.reference import ReferenceAdapter
+from maskproof.bridge.audit.report import write_report
+from maskproof.bridge.audit.runner import FAILS, HOLDS, NOT_APPLICABLE, audit, load_target
+from maskproof.bridge.cli import main
 
 #: Examples per contract in the tests (the CLI's default is 40).
 EXAMPLES = 10
@@ -43,7 +43,7 @@ def test_catalogue_ties_every_contract_to_a_source_and_family() -> None:
 
 
 def test_worked_example_runs_and_reports_its_float_keep_count() -> None:
-    adapter = load_target("examples.third_party_adapter:Adapter")
+    adapter = load_target("maskproof.examples.third_party_adapter:Adapter")
     result = audit(adapter, "example", EXAMPLES, seed=0)
     status = {r.contract.id: r for r in result.results}
     # The example keeps int(N * (1 - r)) tokens in binary floating point, as the official MAE
@@ -75,7 +75,7 @@ def test_missing_capabilities_are_not_applicable_never_holds() -> None:
 
 
 def test_failure_is_shrunk_to_a_minimal_counterexample() -> None:
-    adapter = load_target("bridge.zoo.broken_lean:OffsetWithoutModulo")
+    adapter = load_target("maskproof.bridge.zoo.broken_lean:OffsetWithoutModulo")
     (result,) = audit(adapter, "card", EXAMPLES, 0, ["lean.vector_mae_mask"]).results
     assert result.status == FAILS
     # The smallest failing case: one coordinate, period 1, offset 1 (1 % 1 = 0 hides it).
@@ -92,9 +92,9 @@ def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 @pytest.mark.parametrize(("target", "needle"), [
     ("no_such_module_xyz:Adapter", "cannot import module 'no_such_module_xyz'"),
-    ("bridge.audit.reference:NoSuchAdapter", "has no attribute 'NoSuchAdapter'"),
+    ("maskproof.bridge.audit.reference:NoSuchAdapter", "has no attribute 'NoSuchAdapter'"),
     ("json:dumps", "is not an adapter"),
-    ("bridge.audit.reference", "must be module:object"),
+    ("maskproof.bridge.audit.reference", "must be module:object"),
 ])
 def test_bad_target_is_one_line_and_exit_2(target: str, needle: str, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
@@ -104,7 +104,7 @@ def test_bad_target_is_one_line_and_exit_2(target: str, needle: str, tmp_path: P
 
 
 def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    target = "bridge.audit.reference:ReferenceAdapter"
+    target = "maskproof.bridge.audit.reference:ReferenceAdapter"
     assert main(["audit", target, "--examples", "0"]) == 2
     assert "--examples must be a positive integer, got 0" in _error_line(capsys)
     assert main(["audit", target, "--contract", "no.such"]) == 2
@@ -117,8 +117,8 @@ def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_cli_writes_both_reports_and_exits_0(tmp_path: Path) -> None:
-    code = main(["audit", "bridge.audit.reference:ReferenceAdapter", "--out", str(tmp_path),
-                 "--examples", "5", "--contract", "lean.block_mask"])
+    code = main(["audit", "maskproof.bridge.audit.reference:ReferenceAdapter",
+                 "--out", str(tmp_path), "--examples", "5", "--contract", "lean.block_mask"])
     assert code == 0
     report = json.loads((tmp_path / "audit.json").read_text())
     assert report["version"] == 1 and report["counts"] == {"holds": 1, "fails": 0,
@@ -128,8 +128,8 @@ def test_cli_writes_both_reports_and_exits_0(tmp_path: Path) -> None:
 
 
 def test_cli_exits_1_and_reports_the_counterexample(tmp_path: Path) -> None:
-    code = main(["audit", "bridge.zoo.broken_mae:InvertedPolarity", "--out", str(tmp_path),
-                 "--examples", "5", "--contract", "loss.equals_spec"])
+    code = main(["audit", "maskproof.bridge.zoo.broken_mae:InvertedPolarity",
+                 "--out", str(tmp_path), "--examples", "5", "--contract", "loss.equals_spec"])
     assert code == 1
     (entry,) = json.loads((tmp_path / "audit.json").read_text())["contracts"]
     assert entry["status"] == "fails" and entry["family"] == "mask polarity / wrong loss set"

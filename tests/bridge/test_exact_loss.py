@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge import exact_loss
-from bridge.exact_loss import LossCheck
-from bridge.rounding import (
+from maskproof.bridge import exact_loss
+from maskproof.bridge.exact_loss import LossCheck
+from maskproof.bridge.rounding import (
     NormPixBounds,
     VacuousBoundError,
     ceil_on_grid,
@@ -39,8 +39,8 @@ from bridge.rounding import (
     interval_mul_positive,
     precision_of,
 )
-from runtime.data import load_digits_images
-from runtime.masks import (
+from maskproof.runtime.data import load_digits_images
+from maskproof.runtime.masks import (
     MultiBlockMaskSampler,
     block_hidden,
     block_mask_apply,
@@ -48,9 +48,9 @@ from runtime.masks import (
     random_masking,
     vector_mae_hidden_mask,
 )
-from runtime.models.compact import ImagePatchMAE, VectorMAE, mean_squared_error
-from runtime.models.ijepa import IJEPA, IJEPA_PRESETS, smooth_l1_over_valid
-from runtime.models.mae import (
+from maskproof.runtime.models.compact import ImagePatchMAE, VectorMAE, mean_squared_error
+from maskproof.runtime.models.ijepa import IJEPA, IJEPA_PRESETS, smooth_l1_over_valid
+from maskproof.runtime.models.mae import (
     MAE_PRESETS,
     MaskedAutoencoderViT,
     masked_patch_loss,
@@ -163,7 +163,7 @@ def test_image_patch_mae(images: torch.Tensor, dtype: torch.dtype) -> None:
 
 
 def model_input(x: torch.Tensor) -> torch.Tensor:
-    from runtime.masks import image_patch_mask
+    from maskproof.runtime.masks import image_patch_mask
 
     return image_patch_mask(x, 4, 4, PERIOD, OFFSET)
 

@@ -17,9 +17,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge import extract
-from runtime.data import load_digits_images
-from runtime.masks import (
+from maskproof.bridge import extract
+from maskproof.runtime.data import load_digits_images
+from maskproof.runtime.masks import (
     block_hidden,
     block_mask_apply,
     flatten_batch_prefix,
@@ -30,11 +30,11 @@ from runtime.masks import (
     vector_mae_hidden_mask,
     vector_mae_mask,
 )
-from runtime.models.mae import patchify
-from spec import block_mae, masking, ssl
-from spec import block_mask as spec_block_mask
-from spec import tensor as spec_tensor
-from spec.tensor import Tensor
+from maskproof.runtime.models.mae import patchify
+from maskproof.spec import block_mae, masking, ssl
+from maskproof.spec import block_mask as spec_block_mask
+from maskproof.spec import tensor as spec_tensor
+from maskproof.spec.tensor import Tensor
 
 DTYPES = (torch.float64, torch.float32, torch.bfloat16, torch.float16)
 extents = st.integers(min_value=0, max_value=5)

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from bridge.cli import main
-from bridge.extract import hidden_idxs
-from bridge.vectors import consume, store
-from bridge.vectors.encoding import json_equal
-from bridge.vectors.generate import all_definitions, generate
-from bridge.vectors.schema import DEFAULT_SEED, MANIFEST, SCHEMA_VERSION
-from runtime.masks import (
+from maskproof.bridge.cli import main
+from maskproof.bridge.extract import hidden_idxs
+from maskproof.bridge.vectors import consume, store
+from maskproof.bridge.vectors.encoding import json_equal
+from maskproof.bridge.vectors.generate import all_definitions, generate
+from maskproof.bridge.vectors.schema import DEFAULT_SEED, MANIFEST, SCHEMA_VERSION
+from maskproof.runtime.masks import (
     block_hidden,
     block_mask_apply,
     flatten_batch_prefix,
@@ -32,7 +32,7 @@ from runtime.masks import (
     vector_mae_hidden_mask,
     vector_mae_mask,
 )
-from spec.errors import LeanContractError
+from maskproof.spec.errors import LeanContractError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,7 @@ def test_regenerating_is_byte_identical(vectors_dir: Path, tmp_path: Path) -> No
     # A second run in a fresh interpreter with another hash seed: no set or dict order leaks in.
     again = tmp_path / "again"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    subprocess.run([sys.executable, "-m", "bridge.cli", "vectors", "--out", str(again)],
+    subprocess.run([sys.executable, "-m", "maskproof.bridge.cli", "vectors", "--out", str(again)],
                    cwd=REPO, env=env, check=True, capture_output=True)
     assert contents(again) == contents(vectors_dir)
     assert len(contents(vectors_dir)) == 10  # 9 Lean modules and the manifest

@@ -9,10 +9,10 @@ import io
 
 import pytest
 
-from bridge.audit.catalogue import BY_ID
-from bridge.audit.reference import ReferenceAdapter
-from bridge.zoo.cards import CARDS, Card
-from bridge.zoo.run import run_card, run_zoo
+from maskproof.bridge.audit.catalogue import BY_ID
+from maskproof.bridge.audit.reference import ReferenceAdapter
+from maskproof.bridge.zoo.cards import CARDS, Card
+from maskproof.bridge.zoo.run import run_card, run_zoo
 
 EXAMPLES = 10
 
@@ -48,7 +48,7 @@ def test_zoo_exits_1_when_a_card_is_not_caught(monkeypatch: pytest.MonkeyPatch) 
     # The reference itself, claimed to be caught by a contract it passes.
     honest = Card("not_a_bug", ReferenceAdapter, "none", "none", "lean.vector_mae_mask",
                   "nothing")
-    monkeypatch.setattr("bridge.zoo.run.CARDS", (honest,))
+    monkeypatch.setattr("maskproof.bridge.zoo.run.CARDS", (honest,))
     out = io.StringIO()
     assert run_zoo(EXAMPLES, 0, full=False, out=out) == 1
     assert "NOT CAUGHT by `lean.vector_mae_mask`" in out.getvalue()

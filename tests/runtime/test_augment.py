@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from runtime.augment import ASPECT_RATIO, crop_boxes, random_resized_crop, resample_boxes
+from maskproof.runtime.augment import ASPECT_RATIO, crop_boxes, random_resized_crop, resample_boxes
 
 
 def test_the_full_box_resamples_every_image_to_itself() -> None:
@@ -75,8 +75,8 @@ def test_bad_arguments_name_the_value() -> None:
 
 
 def test_crop_scale_is_validated_and_kept_to_the_image_tasks() -> None:
-    from runtime.config import resolve_config
-    from runtime.errors import UserError
+    from maskproof.runtime.config import resolve_config
+    from maskproof.runtime.errors import UserError
 
     assert resolve_config("mae", {}, {"crop_scale": 0.2}).crop_scale == 0.2
     for bad in (0.0, 1.5, math.nan):

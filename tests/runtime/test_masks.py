@@ -14,7 +14,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.masks import (
+from maskproof.runtime.masks import (
     block_hidden,
     block_mask_apply,
     flatten_batch_prefix,

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from runtime.masks import (
+from maskproof.runtime.masks import (
     JEPAMaskBatch,
     MultiBlockMaskSampler,
     block_shape,

@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 import torch
 
-from runtime.masks import mae_keep_count, parse_mask_ratio, random_masking
+from maskproof.runtime.masks import mae_keep_count, parse_mask_ratio, random_masking
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -199,7 +199,7 @@ def test_bad_generator_is_rejected() -> None:
 
 
 def test_random_masking_is_the_mask_of_its_own_noise() -> None:
-    from runtime.masks import masking_noise, random_masking_from_noise
+    from maskproof.runtime.masks import masking_noise, random_masking_from_noise
 
     x = torch.randn(5, 16, 3)
     drawn = random_masking(x, 4, seeded(21))
@@ -210,14 +210,14 @@ def test_random_masking_is_the_mask_of_its_own_noise() -> None:
 
 @pytest.mark.parametrize("shape", [(5, 15), (4, 16), (5,)])
 def test_noise_of_the_wrong_shape_is_refused_naming_the_shape(shape: tuple[int, ...]) -> None:
-    from runtime.masks import random_masking_from_noise
+    from maskproof.runtime.masks import random_masking_from_noise
 
     with pytest.raises(ValueError, match=r"noise must be a float tensor of shape \[5, 16\]"):
         random_masking_from_noise(torch.zeros(5, 16, 2), 4, torch.rand(shape))
 
 
 def test_integer_noise_is_refused() -> None:
-    from runtime.masks import random_masking_from_noise
+    from maskproof.runtime.masks import random_masking_from_noise
 
     with pytest.raises(ValueError, match="got torch.int64"):
         random_masking_from_noise(torch.zeros(2, 4, 1), 1, torch.zeros(2, 4, dtype=torch.long))

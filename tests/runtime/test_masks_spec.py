@@ -13,10 +13,15 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.masks import block_mask_apply, flatten_batch_prefix, image_patch_mask, vector_mae_mask
-from spec import block_mask as spec_block_mask
-from spec import ssl as spec_ssl
-from spec import tensor as spec_tensor
+from maskproof.runtime.masks import (
+    block_mask_apply,
+    flatten_batch_prefix,
+    image_patch_mask,
+    vector_mae_mask,
+)
+from maskproof.spec import block_mask as spec_block_mask
+from maskproof.spec import ssl as spec_ssl
+from maskproof.spec import tensor as spec_tensor
 
 extents = st.integers(min_value=0, max_value=5)
 periods = st.integers(min_value=0, max_value=7)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from runtime.masks import flatten_batch_prefix, image_patch_hidden
-from runtime.models.compact import ImagePatchMAE, VectorMAE
+from maskproof.runtime.masks import flatten_batch_prefix, image_patch_hidden
+from maskproof.runtime.models.compact import ImagePatchMAE, VectorMAE
 
 
 def test_vector_loss_is_mse_over_hidden_coordinates_only() -> None:

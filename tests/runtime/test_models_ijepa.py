@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from runtime.masks import JEPAMaskBatch, MultiBlockMaskSampler, collate_jepa_masks
-from runtime.models.ijepa import IJEPA, IJEPA_PRESETS, IJEPAConfig, ema_momentum
+from maskproof.runtime.masks import JEPAMaskBatch, MultiBlockMaskSampler, collate_jepa_masks
+from maskproof.runtime.models.ijepa import IJEPA, IJEPA_PRESETS, IJEPAConfig, ema_momentum
 
 CFG = IJEPAConfig(
     img_size=(16, 16), patch_size=4, in_chans=1, embed_dim=32, depth=2, num_heads=4,

@@ -9,8 +9,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from runtime.masks import random_masking
-from runtime.models.mae import (
+from maskproof.runtime.masks import random_masking
+from maskproof.runtime.models.mae import (
     MAE_PRESETS,
     MAEConfig,
     MaskedAutoencoderViT,
@@ -19,7 +19,7 @@ from runtime.models.mae import (
     patchify,
     unpatchify,
 )
-from runtime.models.vit import Block
+from maskproof.runtime.models.vit import Block
 
 TINY = MAE_PRESETS["tiny"]
 
@@ -314,7 +314,7 @@ def test_tiny_preset_is_the_cpu_size() -> None:
 
 
 def test_forward_is_forward_from_noise_on_the_drawn_noise() -> None:
-    from runtime.masks import masking_noise
+    from maskproof.runtime.masks import masking_noise
 
     model = make_model(small_cfg())
     imgs = torch.randn(3, 1, 16, 16)

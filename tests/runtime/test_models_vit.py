@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from runtime.models.ijepa import IJEPA, IJEPAConfig
-from runtime.models.mae import MAEConfig, MaskedAutoencoderViT, patchify
-from runtime.models.pos_embed import sincos_1d, sincos_2d
-from runtime.models.vit import Attention, Block, PatchEmbed, Transformer, ViTEncoder
+from maskproof.runtime.models.ijepa import IJEPA, IJEPAConfig
+from maskproof.runtime.models.mae import MAEConfig, MaskedAutoencoderViT, patchify
+from maskproof.runtime.models.pos_embed import sincos_1d, sincos_2d
+from maskproof.runtime.models.vit import Attention, Block, PatchEmbed, Transformer, ViTEncoder
 
 
 def expected_entry(dim: int, row: int, col: int, channel: int) -> float:

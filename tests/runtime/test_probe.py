@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.errors import UserError
-from runtime.probe import CV_FOLDS, PROBE_CS, SPLIT_SEED, probe_accuracy, stratified_split
+from maskproof.runtime.errors import UserError
+from maskproof.runtime.probe import CV_FOLDS, PROBE_CS, SPLIT_SEED, probe_accuracy, stratified_split
 
 
 def _blobs(per_class: int, classes: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

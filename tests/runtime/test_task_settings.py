@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from runtime.cli import main
-from runtime.config import resolve_config
-from runtime.errors import UserError
-from runtime.tasks import JEPATask, MAETask
+from maskproof.runtime.cli import main
+from maskproof.runtime.config import resolve_config
+from maskproof.runtime.errors import UserError
+from maskproof.runtime.tasks import JEPATask, MAETask
 
 
 @pytest.mark.parametrize(("flags", "expected"), [({}, True), ({"norm_pix_loss": False}, False)])

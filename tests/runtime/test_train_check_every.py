@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import torch
 
-from bridge.cli import main
-from bridge.live_check import LiveSpecCheck
-from runtime.masks import RandomMasking, random_masking_from_noise, vector_mae_mask
-from runtime.models import compact, ijepa, mae
-from runtime.train import COMPLETE_NAME, train
+from maskproof.bridge.cli import main
+from maskproof.bridge.live_check import LiveSpecCheck
+from maskproof.runtime.masks import RandomMasking, random_masking_from_noise, vector_mae_mask
+from maskproof.runtime.models import compact, ijepa, mae
+from maskproof.runtime.train import COMPLETE_NAME, train
 from tests.runtime.train_helpers import load_state, small_config, write_images
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -96,7 +96,7 @@ def test_an_mae_mask_with_flipped_polarity_stops_the_run(
         out = real(*args)
         return out._replace(mask_removed=1 - out.mask_removed)  # "1 is keep", the seed's slip
 
-    monkeypatch.setattr("runtime.models.mae.random_masking_from_noise", flipped)
+    monkeypatch.setattr("maskproof.runtime.models.mae.random_masking_from_noise", flipped)
     status, err, run = _run_cli(tmp_path, "mae", [], capsys)
     _assert_stopped_at_first_step(status, err, run)
     assert "mask_removed[0] removes 1 of 4 patches" in err and "3 must be removed" in err

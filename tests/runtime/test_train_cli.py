@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from bridge.cli import main
-from runtime.train import COMPLETE_NAME, CONFIG_NAME, train
+from maskproof.bridge.cli import main
+from maskproof.runtime.train import COMPLETE_NAME, CONFIG_NAME, train
 from tests.runtime.train_helpers import run_maskproof, small_config, write_images
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from runtime.tasks import build_model_seeded, make_task
-from runtime.train import METRICS_NAME, train
+from maskproof.runtime.tasks import build_model_seeded, make_task
+from maskproof.runtime.train import METRICS_NAME, train
 from tests.runtime.train_helpers import (
     ROOT,
     cli_env,
@@ -65,7 +65,7 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path: Path, task
     settings = {**RUN, **extra}
     ddp_dir = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node=2", "-m", "bridge.cli", "train", task, *flags(settings),
+               "--nproc_per_node=2", "-m", "maskproof.bridge.cli", "train", task, *flags(settings),
                "--data", str(data), "--out", str(ddp_dir),
                "--check-every", "4"]  # each rank checks its rows; the verdict is collective
     done = subprocess.run(command, cwd=ROOT, env=cli_env(), capture_output=True, text=True,

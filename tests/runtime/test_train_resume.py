@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from runtime.errors import UserError
-from runtime.train import COMPLETE_NAME, METRICS_NAME, LiveStep, train
+from maskproof.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from maskproof.runtime.errors import UserError
+from maskproof.runtime.train import COMPLETE_NAME, METRICS_NAME, LiveStep, train
 from tests.runtime.train_helpers import (
     ROOT,
     assert_same_tensors,

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from bridge.cli import main
-from runtime import checkpoint
-from runtime.data import images_from_array
-from runtime.errors import UserError
-from runtime.optim import lr_at, param_groups, scaled_lr
-from runtime.tasks import build_model_seeded, make_task
-from runtime.train import (
+from maskproof.bridge.cli import main
+from maskproof.runtime import checkpoint
+from maskproof.runtime.data import images_from_array
+from maskproof.runtime.errors import UserError
+from maskproof.runtime.optim import lr_at, param_groups, scaled_lr
+from maskproof.runtime.tasks import build_model_seeded, make_task
+from maskproof.runtime.train import (
     COMPLETE_NAME,
     CONFIG_NAME,
     METRICS_NAME,
@@ -256,7 +256,7 @@ class _Capture:
 
 
 def test_crop_scale_trains_on_crops_drawn_after_the_permutation(tmp_path: Path) -> None:
-    from runtime.augment import random_resized_crop
+    from maskproof.runtime.augment import random_resized_crop
 
     data, _ = write_images(tmp_path)
     capture = _Capture()

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from runtime.checkpoint import CHECKPOINT_NAME
-from runtime.config import TrainConfig, resolve_config
+from maskproof.runtime.checkpoint import CHECKPOINT_NAME
+from maskproof.runtime.config import TrainConfig, resolve_config
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Settings that make every task small: 8x8 one-channel images, patch 4 (a 2x2 grid).
@@ -59,7 +59,7 @@ def cli_env() -> dict[str, str]:
 
 
 def maskproof_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bridge.cli", *args]
+    return [sys.executable, "-m", "maskproof.bridge.cli", *args]
 
 
 def run_maskproof(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:

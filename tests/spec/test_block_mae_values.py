@@ -22,10 +22,10 @@ from fractions import Fraction
 
 import pytest
 
-from spec import block_mae
-from spec.errors import LeanContractError
-from spec.predictive_view import predictive_view_objective
-from spec.tensor import SupervisedSample
+from maskproof.spec import block_mae
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.predictive_view import predictive_view_objective
+from maskproof.spec.tensor import SupervisedSample
 
 SHAPE = [2, 3]
 BLOCKS = [1, 2]

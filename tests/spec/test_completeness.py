@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import spec
-from spec.registry import lean_declarations
+from maskproof import spec
+from maskproof.spec.registry import lean_declarations
 
 
 def _names(kind: str) -> set[str]:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spec import (
+from maskproof.spec import (
     block_mae,
     block_mask,
     jepa,
@@ -30,9 +30,9 @@ from spec import (
     tensor,
     vicreg,
 )
-from spec.errors import LeanContractError
-from spec.finite_functions import table_function2
-from spec.lean import require_nat
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.finite_functions import table_function2
+from maskproof.spec.lean import require_nat
 
 NAT = ">= 0"
 

@@ -20,10 +20,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.theorem_args.common import offsets, periods
-from bridge.theorem_args.ssl import float_tensors
-from spec import block_mask, ssl
-from spec.tensor import tensor_eq
+from maskproof.bridge.theorem_args.common import offsets, periods
+from maskproof.bridge.theorem_args.ssl import float_tensors
+from maskproof.spec import block_mask, ssl
+from maskproof.spec.tensor import tensor_eq
 
 extents = st.integers(min_value=1, max_value=7)
 patches = st.integers(min_value=0, max_value=8)

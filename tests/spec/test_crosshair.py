@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-import spec
+from maskproof import spec
 
 TIMEOUT = os.environ.get("MASKPROOF_CROSSHAIR_TIMEOUT", "3")
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,15 +22,15 @@ import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
-import spec.theorems.block_mask as block_mask_checks
-import spec.theorems.ssl as ssl_checks
-from spec import ssl
-from spec.errors import LeanContractError
-from spec.finite_functions import lean_eq
-from spec.lean import float_bits, float_eq
-from spec.masking import masked_loss
-from spec.tensor import option_float_eq, tensor_eq
-from spec.theorems.masking import maskedLoss_reverse
+import maskproof.spec.theorems.block_mask as block_mask_checks
+import maskproof.spec.theorems.ssl as ssl_checks
+from maskproof.spec import ssl
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.finite_functions import lean_eq
+from maskproof.spec.lean import float_bits, float_eq
+from maskproof.spec.masking import masked_loss
+from maskproof.spec.tensor import option_float_eq, tensor_eq
+from maskproof.spec.theorems.masking import maskedLoss_reverse
 
 NAN = float("nan")
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spec.block_mask import require_coordinates, require_policies, require_rank
-from spec.errors import LeanContractError
-from spec.lean import (
+from maskproof.spec.block_mask import require_coordinates, require_policies, require_rank
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.lean import (
     exact_of_float,
     fin_range,
     float_bits,
@@ -28,8 +28,8 @@ from spec.lean import (
     require_length,
     require_nat,
 )
-from spec.tensor import require_shape
-from spec.vicreg import require_nat_list
+from maskproof.spec.tensor import require_shape
+from maskproof.spec.vicreg import require_nat_list
 
 nats = st.integers(min_value=0, max_value=10**6)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from spec import block_mask
-from spec.errors import LeanContractError
-from spec.finite_functions import (
+from maskproof.spec import block_mask
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.finite_functions import (
     columns,
     fin_apply2,
     is_fin_table,
@@ -20,9 +20,13 @@ from spec.finite_functions import (
     lean_eq,
     table_function2,
 )
-from spec.mae import reconstruct
-from spec.predictive_view import SSLViewGraph, mae_as_predictive_view_contract, view_graph_energy
-from spec.vicreg import (
+from maskproof.spec.mae import reconstruct
+from maskproof.spec.predictive_view import (
+    SSLViewGraph,
+    mae_as_predictive_view_contract,
+    view_graph_energy,
+)
+from maskproof.spec.vicreg import (
     diagonal_redundancy_penalty,
     redundancy_reduction_objective,
     variance_floor_penalty,

@@ -12,9 +12,9 @@ from fractions import Fraction
 
 import pytest
 
-from spec import predictive_view as pv
-from spec import real_geometry as rg
-from spec.errors import LeanContractError
+from maskproof.spec import predictive_view as pv
+from maskproof.spec import real_geometry as rg
+from maskproof.spec.errors import LeanContractError
 
 
 def _encoder(i: int, t: int) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from spec import registry
+from maskproof.spec import registry
 
 DEF_NAME = "selected"  # a `def` row of the TSV
 THEOREM_NAME = "allMask_selected"  # a `theorem` row of the TSV
@@ -73,8 +73,8 @@ def test_register_mirror_records_and_returns_the_object() -> None:
     assert registry.register_mirror(DEF_NAME, sample) is sample
     assert registry.MIRRORS == {DEF_NAME: registry.Mirror(
         registry._declaration(DEF_NAME, "def"), sample, f"{__name__}.sample")}
-    assert registry.register_mirror("allMask", 7, python_name="spec.x.all") == 7
-    assert registry.MIRRORS["allMask"].python_name == "spec.x.all"
+    assert registry.register_mirror("allMask", 7, python_name="maskproof.spec.x.all") == 7
+    assert registry.MIRRORS["allMask"].python_name == "maskproof.spec.x.all"
     assert registry.MIRRORS["allMask"].obj == 7
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from spec import ssl
-from spec.errors import LeanContractError
-from spec.predictive_view import predictive_view_objective
-from spec.tensor import SupervisedSample
+from maskproof.spec import ssl
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.predictive_view import predictive_view_objective
+from maskproof.spec.tensor import SupervisedSample
 
 #: ``batch = 2`` samples of source shape ``[2, 2]``.
 SOURCE = (((1.0, 2.0), (3.0, 4.0)), ((5.0, 6.0), (7.0, 8.0)))

@@ -17,7 +17,7 @@ def test_spec_imports_without_torch_or_numpy() -> None:
                     raise ImportError(f"spec must not import {name}")
                 return None
         sys.meta_path.insert(0, Refuse())
-        import spec
+        from maskproof import spec
         assert spec.MIRRORS and spec.THEOREMS
         leaked = {m.split(".")[0] for m in sys.modules} & {"torch", "numpy", "hypothesis"}
         assert not leaked, leaked

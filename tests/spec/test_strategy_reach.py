@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-import spec
-from bridge.theorem_args import Arguments, load_all
+from maskproof import spec
+from maskproof.bridge.theorem_args import Arguments, load_all
 
 ARGUMENTS = load_all()
 SEARCH = settings(max_examples=3000, database=None, derandomize=True, phases=[Phase.generate],

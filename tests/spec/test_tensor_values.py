@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from spec.errors import LeanContractError
-from spec.tensor import get_spec, map_leading, require_tensor, tensor_eq
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.tensor import get_spec, map_leading, require_tensor, tensor_eq
 
 X = ((1.0, 2.0, 3.0), (4.0, 5.0, 6.0))
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import pytest
 
-from spec.errors import LeanContractError
-from spec.registry import THEOREMS
-from spec.theorems.jepa import predictor_function, rep_loss_function
-from spec.theorems.mae import patch_loss_function
-from spec.theorems.predictive_view import finite_contract, table
+from maskproof.spec.errors import LeanContractError
+from maskproof.spec.registry import THEOREMS
+from maskproof.spec.theorems.jepa import predictor_function, rep_loss_function
+from maskproof.spec.theorems.mae import patch_loss_function
+from maskproof.spec.theorems.predictive_view import finite_contract, table
 
 #: (case id, call, declaration named, binder named)
 CASES: list[tuple[str, Callable[[], object], str, str]] = []

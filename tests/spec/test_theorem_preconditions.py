@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from spec.theorems.jepa import is_predictor_table
-from spec.theorems.predictive_view import finite_contract, is_finite_contract
+from maskproof.spec.theorems.jepa import is_predictor_table
+from maskproof.spec.theorems.predictive_view import finite_contract, is_finite_contract
 
 
 @pytest.mark.parametrize(("predict", "context", "n", "q", "expected"), [

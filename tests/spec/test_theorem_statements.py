@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-import spec.theorems.jepa as jepa_checks
-import spec.theorems.mae as mae_checks
-import spec.theorems.masking as masking_checks
-import spec.theorems.predictive_view as pv_checks
-import spec.theorems.vicreg as vicreg_checks
-from spec.registry import THEOREMS
+import maskproof.spec.theorems.jepa as jepa_checks
+import maskproof.spec.theorems.mae as mae_checks
+import maskproof.spec.theorems.masking as masking_checks
+import maskproof.spec.theorems.predictive_view as pv_checks
+import maskproof.spec.theorems.vicreg as vicreg_checks
+from maskproof.spec.registry import THEOREMS
 
 
 class Spy:

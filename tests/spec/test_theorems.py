@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 
-import spec
-from bridge.theorem_args import Arguments, load_all
+from maskproof import spec
+from maskproof.bridge.theorem_args import Arguments, load_all
 
 ARGUMENTS = load_all()
 

@@ -1,0 +1,31 @@
+"""``maskproof check``: the traceability table, and the test index it ships with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from maskproof import spec
+from maskproof.bridge import test_index
+from maskproof.bridge.check import run_check
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def test_recorded_test_index_matches_the_tests() -> None:
+    # Regenerate with: python -m maskproof.bridge.test_index tests
+    expected = test_index.scan(test_index.mirror_short_names(), TESTS)
+    assert expected, "the scan found no mirror named in any test"
+    assert test_index.recorded() == expected
+
+
+def test_check_reports_the_recorded_tests(tmp_path: Path, capsys: object) -> None:
+    out = tmp_path / "t.json"
+    assert run_check(2, 0, out, progress=False) == 0
+    table = json.loads(out.read_text("utf-8"))
+    rows = {r["lean_name"]: r for r in table["declarations"]}
+    recorded = test_index.recorded()
+    # The mirror's name is looked up, not spelled, so this file is not counted as its test.
+    short = spec.MIRRORS["maskedLoss"].python_name.rsplit(".", 1)[-1]
+    assert rows["maskedLoss"]["tests"] == recorded[short] != []
+    assert table["totals"]["theorems_holding"] == table["totals"]["theorems"]
