@@ -21,8 +21,11 @@ Handler = Callable[[argparse.Namespace], int]
 
 def _check(args: argparse.Namespace) -> int:
     from maskproof.bridge.check import run_check
+    from maskproof.bridge.hypothesis_storage import hypothesis_storage
 
-    return run_check(args.examples, args.seed, Path(args.out), progress=not args.quiet)
+    storage = None if args.hypothesis_db is None else Path(args.hypothesis_db)
+    with hypothesis_storage(storage):
+        return run_check(args.examples, args.seed, Path(args.out), progress=not args.quiet)
 
 
 def _add_check_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +40,10 @@ def _add_check_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     parser.add_argument("--out", default="traceability.json",
                         help="where to write the table (default traceability.json)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--hypothesis-db", metavar="DIR",
+                        help="Hypothesis's storage folder (its caches); default: a temporary "
+                             "folder, removed afterwards, so nothing is left in the current "
+                             "directory")
     parser.set_defaults(func=_check)
 
 

@@ -16,6 +16,9 @@ from importlib import resources
 from pathlib import Path
 
 INDEX_NAME = "test_index.json"
+#: Folders under tests/ that the suite does not collect (tests/conftest.py's collect_ignore):
+#: ``wheel/`` holds a user's project that scripts/check_wheel.sh runs against the wheel.
+NOT_THE_SUITE = frozenset({"wheel"})
 
 
 def mirror_short_names() -> list[str]:
@@ -27,7 +30,8 @@ def mirror_short_names() -> list[str]:
 
 def scan(names: Iterable[str], tests_root: Path) -> dict[str, list[str]]:
     """``name -> test files under tests_root that mention it``, paths as ``tests/...``."""
-    sources = {path: path.read_text("utf-8") for path in sorted(tests_root.rglob("test_*.py"))}
+    sources = {path: path.read_text("utf-8") for path in sorted(tests_root.rglob("test_*.py"))
+               if path.relative_to(tests_root).parts[0] not in NOT_THE_SUITE}
     found: dict[str, list[str]] = {}
     for name in names:
         pattern = re.compile(rf"\b{re.escape(name)}\b")

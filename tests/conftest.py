@@ -26,3 +26,7 @@ settings.register_profile(
     derandomize=True, database=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
 )
 settings.load_profile(os.environ.get("MASKPROOF_PROFILE", "ci"))
+
+# A user's project that scripts/check_wheel.sh runs against the installed wheel, with its own
+# pytest configuration: not part of this suite.
+collect_ignore = ["wheel/user_project"]

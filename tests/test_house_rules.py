@@ -9,6 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LINTED = ["spec", "runtime", "bridge", "maskproof/__init__.py", "maskproof/__main__.py",
+          "maskproof/testing.py",
           "tests", "bench"]
 #: The repository's top-level folders that install as maskproof.<name>: importing them by their
 #: bare name would load a second copy of each module (or another project's ``spec``/``runtime``).

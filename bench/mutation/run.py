@@ -5,23 +5,35 @@ pyproject.toml) on a snapshot of the checkout,
 then prints the score (killed / total) and every mutant that was not killed, with its diff.
 
     .venv/bin/python bench/mutation/run.py                 # full campaign (hours on 2 cores)
-    .venv/bin/python bench/mutation/run.py --only 'spec/masking.py' --workdir /tmp/m   # one module
+    .venv/bin/python bench/mutation/run.py --only 'maskproof/spec/masking.py' --workdir /tmp/m
     .venv/bin/python bench/mutation/run.py --report-only --workdir /tmp/m   # score what ran
 
-Two adaptations to this layout, both applied in-process before mutmut starts:
+``--only`` globs name files as mutmut sees them in the snapshot, ``maskproof/spec/<module>.py``;
+an old-style ``spec/<module>.py`` is read as ``maskproof/spec/<module>.py``.
+
+Three adaptations to this layout, all applied before mutmut starts:
+
+* The tests import ``maskproof.spec.<module>``, and mutmut names a mutated module after its file's
+  path (``maskproof/spec/mae.py`` -> ``maskproof.spec.mae``; its trampolines only switch when the
+  two names agree). In the checkout ``maskproof/spec`` is a symlink to ``spec/``, so the snapshot
+  lays the namespace out as real folders instead: ``maskproof/__init__.py``, ``maskproof/spec/``
+  (mutated) and ``maskproof/bridge/`` (the tests' argument strategies), beside ``tests/`` and
+  pyproject.toml; mutmut copies them into ``mutants/`` and puts that first on ``sys.path``.
 
 * Every mirror and theorem check in ``spec/`` carries a registry decorator (``@mirrors`` or
   ``@theorem``), and mutmut skips decorated functions by default because a decorator may have
   side effects when the function is copied. Ours only record the function in a dict, so they are
   allowed: the trampoline keeps the decorator (and so registers itself once), and the original
   and mutated copies lose it (so the registry never sees a duplicate name).
-* The campaign runs in a scratch copy of ``spec/``, ``bridge/``, ``tests/`` and pyproject.toml, so
-  the checkout never gets a ``mutants/`` tree and edits made during a run do not leak into it.
+* The campaign runs in that scratch copy, so the checkout never gets a ``mutants/`` tree and
+  edits made during a run do not leak into it. ``tests/spec`` needs nothing of ``runtime/``
+  (the spec and its strategies are torch-free), so the snapshot leaves it out.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import re
@@ -39,7 +51,18 @@ from pathlib import Path
 import libcst as cst
 
 ROOT = Path(__file__).resolve().parents[2]
-SNAPSHOT = ("spec", "bridge", "tests", "pyproject.toml")
+#: Snapshot path -> checkout path. ``maskproof/spec`` and ``maskproof/bridge`` are symlinks in
+#: the checkout; the snapshot gets real copies, so mutmut's module names are ``maskproof.spec.*``.
+SNAPSHOT = {
+    "maskproof/__init__.py": "maskproof/__init__.py",
+    "maskproof/spec": "spec",
+    "maskproof/bridge": "bridge",
+    "tests": "tests",
+    "pyproject.toml": "pyproject.toml",
+}
+#: Where the mutated package sits in the snapshot (and in ``mutants/``): ``[tool.mutmut]``'s
+#: ``source_paths``.
+SPEC_IN_SNAPSHOT = "maskproof/spec"
 #: Decorators that only record the function in spec.registry; safe to keep on the trampoline.
 REGISTRY_DECORATORS = frozenset({"mirrors", "theorem"})
 #: Exit statuses that count as the tests detecting the mutant. A timeout is not counted: it is
@@ -99,14 +122,28 @@ def allow_registry_decorators() -> None:
 
 
 def snapshot(workdir: Path) -> None:
-    """Copy the parts of the checkout the campaign needs into ``workdir``."""
+    """Copy the parts of the checkout the campaign needs into ``workdir`` (symlinks resolved)."""
     ignore = shutil.ignore_patterns("__pycache__", ".hypothesis", ".pytest_cache", "mutants")
-    for name in SNAPSHOT:
-        source = ROOT / name
+    for name, origin in SNAPSHOT.items():
+        source, target = ROOT / origin, workdir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, workdir / name, ignore=ignore, dirs_exist_ok=True)
+            shutil.copytree(source, target, ignore=ignore, dirs_exist_ok=True)
         else:
-            shutil.copy2(source, workdir / name)
+            shutil.copy2(source, target)
+
+
+def only_patterns(patterns: Iterable[str]) -> list[str]:
+    """``--only`` globs as mutmut matches them: ``spec/x.py`` becomes ``maskproof/spec/x.py``."""
+    return [f"maskproof/{p}" if p.startswith("spec/") else p for p in patterns]
+
+
+def unmatched_patterns(workdir: Path, patterns: Iterable[str]) -> list[str]:
+    """The globs that name no Python file of the snapshot's ``maskproof/spec`` (a typo, or a
+    path outside it): mutmut would silently mutate nothing for them."""
+    files = [p.relative_to(workdir).as_posix()
+             for p in (workdir / SPEC_IN_SNAPSHOT).rglob("*.py")]
+    return [p for p in patterns if not any(fnmatch.fnmatch(f, p) for f in files)]
 
 
 def run_mutmut(workdir: Path, max_children: int, only: list[str], tests: list[str],
@@ -145,7 +182,8 @@ def collect_outcomes(workdir: Path) -> list[MutantOutcome]:
 
 
 def module_of(mutant: str) -> str:
-    """``spec.ssl`` of ``spec.ssl.x_f__mutmut_3`` and of ``spec.errors.xǁClsǁm__mutmut_1``."""
+    """``maskproof.spec.ssl`` of ``maskproof.spec.ssl.x_f__mutmut_3``, and
+    ``maskproof.spec.errors`` of ``maskproof.spec.errors.xǁClsǁm__mutmut_1``."""
     return re.split(r"\.x[_ǁ]", mutant, maxsplit=1)[0]
 
 
@@ -183,17 +221,19 @@ def recheck(workdir: Path, names: list[str], tests: list[str]) -> dict[str, str]
     """Re-run mutants that a finished campaign did not kill, against the checkout's current tests.
 
     The mutated sources in ``workdir/mutants`` are reused (no regeneration, no stats phase): a
-    copy of them gets today's ``tests/`` and ``bridge/``, and each mutant is selected through
-    mutmut's ``MUTANT_UNDER_TEST`` switch. Only valid while ``spec/`` itself is unchanged since
-    the campaign, for the modules being rechecked.
+    copy of them gets today's ``tests/`` and ``bridge/`` (as ``maskproof/bridge``, a real folder
+    like the campaign's), and each mutant is selected through mutmut's ``MUTANT_UNDER_TEST``
+    switch. Only valid while ``spec/`` itself is unchanged since the campaign, for the modules
+    being rechecked.
     """
     scratch = workdir / f"recheck-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", ".hypothesis", ".pytest_cache")
     shutil.copytree(workdir / "mutants", scratch, ignore=ignore)
-    for name in ("tests", "bridge"):
+    for name in ("tests", "maskproof/bridge"):
         shutil.rmtree(scratch / name, ignore_errors=True)
-        shutil.copytree(ROOT / name, scratch / name, ignore=ignore)
+        shutil.copytree(ROOT / SNAPSHOT[name], scratch / name, ignore=ignore)
+    shutil.copy2(ROOT / "maskproof/__init__.py", scratch / "maskproof/__init__.py")
     verdicts = {}
     for name in names:
         env = {**os.environ, "MUTANT_UNDER_TEST": name, "MASKPROOF_PROFILE": "mutation"}
@@ -211,7 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=2, help="parallel mutant workers")
     parser.add_argument("--workdir", type=Path, help="scratch directory (reused if it exists)")
     parser.add_argument("--only", action="append", default=[],
-                        help="glob of spec files to mutate, e.g. 'spec/masking.py' (repeatable)")
+                        help="glob of spec files to mutate, e.g. 'maskproof/spec/masking.py' "
+                        "(repeatable; 'spec/...' is read as 'maskproof/spec/...')")
     parser.add_argument("--tests", type=shlex.split, default=[],
                         help="pytest selection instead of tests/spec, as one shell-quoted string "
                         "(for quick slices while the spec is incomplete)")
@@ -266,10 +307,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = args.summary.resolve() if args.summary else None
     snapshot(workdir)
     print(f"workdir: {workdir}", flush=True)
+    only = only_patterns(args.only)
+    missing = unmatched_patterns(workdir, only)
+    if missing:
+        parser.error(f"--only matches no file under {SPEC_IN_SNAPSHOT}/: {', '.join(missing)}")
 
     allow_registry_decorators()
     start = time.monotonic()
-    run_mutmut(workdir, args.max_children, args.only, args.tests, args.mutant)
+    run_mutmut(workdir, args.max_children, only, args.tests, args.mutant)
     seconds = time.monotonic() - start
     score = report(collect_outcomes(workdir), seconds, summary)
     return 0 if score >= args.min_score else 1

@@ -2,7 +2,8 @@
 
 Exit 0 when no contract fails, 1 when one does, 2 (one line on stderr, via ``bridge.cli``) when
 ``TARGET`` does not name an adapter or an argument is wrong. PyTorch is imported only when the
-command runs.
+command runs. Hypothesis's storage goes to ``--hypothesis-db DIR`` (also the example database)
+or to a temporary folder, never to ``.hypothesis/`` in the current directory.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                     "contract whose capabilities it exposes with Hypothesis (fixed seed, "
                     "failures shrunk), print one line per contract and write audit.md and "
                     "audit.json to DIR. Exit 1 when a contract fails. The adapter protocol is "
-                    "documented in bridge/audit/__init__.py and the README.")
+                    "documented in the docstring of maskproof.bridge.audit and the README.")
     parser.add_argument("target", metavar="TARGET", help="the adapter, as module:object")
     parser.add_argument("--out", default=".", metavar="DIR",
                         help="where to write audit.md and audit.json (default: .)")
@@ -29,7 +30,20 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
     parser.add_argument("--contract", action="append", metavar="ID",
                         help="run only this contract (repeatable)")
+    add_hypothesis_db_argument(parser)
     parser.set_defaults(func=run)
+
+
+def add_hypothesis_db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hypothesis-db", metavar="DIR",
+                        help="Hypothesis's storage folder and example database: failing examples "
+                             "are saved there and replayed first next time; default: a "
+                             "temporary folder, removed afterwards, so nothing is left in the "
+                             "current directory")
+
+
+def hypothesis_db(args: argparse.Namespace) -> Path | None:
+    return None if args.hypothesis_db is None else Path(args.hypothesis_db)
 
 
 def check_common(examples: int, seed: int) -> None:
@@ -43,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from maskproof.bridge.audit.catalogue import BY_ID
     from maskproof.bridge.audit.report import write_report
     from maskproof.bridge.audit.runner import FAILS, audit, load_target
+    from maskproof.bridge.hypothesis_storage import example_database, hypothesis_storage
 
     check_common(args.examples, args.seed)
     out = Path(args.out)
@@ -52,8 +67,11 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(only or ()) - set(BY_ID))
     if unknown:
         raise ValueError(f"unknown contract id(s) {unknown}; known: {sorted(BY_ID)}")
+    storage = hypothesis_db(args)
     adapter = load_target(args.target)
-    result = audit(adapter, args.target, args.examples, args.seed, only)
+    with hypothesis_storage(storage):
+        result = audit(adapter, args.target, args.examples, args.seed, only,
+                       database=example_database(storage))
     for r in result.results:
         detail = f"  {r.detail}" if r.status == FAILS else ""
         print(f"{r.status:>14}  {r.contract.id}{detail}")

@@ -6,7 +6,7 @@ import importlib
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +14,7 @@ import torch
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+from hypothesis.database import ExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 
@@ -107,18 +108,58 @@ def _describe(error: BaseException) -> str:
     return f"raised {type(error).__name__}: {text}"
 
 
-def run_contract(contract: Contract, adapter: object, examples: int, seed: int) -> ContractResult:
-    """Run one contract: Hypothesis draws ``examples`` inputs and shrinks any failure."""
+class _KeyedDatabase(ExampleDatabase):
+    """``inner`` with every key prefixed by ``namespace``.
+
+    Hypothesis keys a test's examples by a digest of its source, which is the same ``body`` for
+    every contract; and it deletes a saved example that no longer fails. Without a namespace per
+    (target, contract), one contract's replay would delete another's saved failure.
+    """
+
+    def __init__(self, inner: ExampleDatabase, namespace: bytes) -> None:
+        super().__init__()
+        self._inner = inner
+        self._namespace = namespace
+
+    def _key(self, key: bytes) -> bytes:
+        return self._namespace + b"\0" + key
+
+    def save(self, key: bytes, value: bytes) -> None:
+        self._inner.save(self._key(key), value)
+
+    def fetch(self, key: bytes) -> Iterable[bytes]:
+        return self._inner.fetch(self._key(key))
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        self._inner.delete(self._key(key), value)
+
+    def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+        self._inner.move(self._key(src), self._key(dest), value)
+
+
+def run_contract(contract: Contract, adapter: object, examples: int, seed: int, *,
+                 database: ExampleDatabase | None = None, target: str = "") -> ContractResult:
+    """Run one contract: Hypothesis draws ``examples`` inputs and shrinks any failure.
+
+    With a ``database``, failing examples are saved there under ``target`` and the contract's id,
+    and replayed first on the next run (Hypothesis's reuse phase).
+    """
     reason = contract.not_applicable_reason(adapter)
     if reason is not None:
         return ContractResult(contract, NOT_APPLICABLE, reason)
     last = _LastFailure()
+    keyed = None if database is None else _KeyedDatabase(
+        database, f"maskproof.audit\0{target}\0{contract.id}".encode())
+    phases = (Phase.explicit, Phase.generate, Phase.shrink) if keyed is None else (
+        Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink)
 
-    @hypothesis_seed(seed)
+    # @settings above @seed: @seed sets database=None on the settings it finds, and these
+    # settings, applied after it, put the database back (None unless --hypothesis-db).
     @settings(max_examples=max(2, round(examples * contract.weight)), deadline=None,
-              database=None, derandomize=False, report_multiple_bugs=False,
+              database=keyed, derandomize=False, report_multiple_bugs=False,
               suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
-              phases=(Phase.explicit, Phase.generate, Phase.shrink), print_blob=False)
+              phases=phases, print_blob=False)
+    @hypothesis_seed(seed)
     @given(st.data())
     def body(data: st.DataObject) -> None:
         draws = Draws(data)
@@ -163,15 +204,20 @@ class AuditResult:
 
 
 def audit(adapter: object, target: str, examples: int = 40, seed: int = 0,
-          only: Sequence[str] | None = None) -> AuditResult:
-    """Run every contract (or those whose id is in ``only``) on ``adapter``."""
+          only: Sequence[str] | None = None, *,
+          database: ExampleDatabase | None = None) -> AuditResult:
+    """Run every contract (or those whose id is in ``only``) on ``adapter``.
+
+    ``database``: where failing examples are saved and replayed from (``None``: nowhere).
+    """
     contracts = [c for c in CATALOGUE if only is None or c.id in only]
     # The contracts run tiny models; extra intra-op threads only add contention (measured: a
     # tiny encoder forward takes 0.2 s with 2 threads on a loaded 2-core machine, 0.5 ms with 1).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        results = [run_contract(c, adapter, examples, seed) for c in contracts]
+        results = [run_contract(c, adapter, examples, seed, database=database, target=target)
+                   for c in contracts]
     finally:
         torch.set_num_threads(threads)
     return AuditResult(target, capabilities_of(adapter), results, examples, seed)

@@ -1,4 +1,7 @@
-"""``maskproof vectors --out DIR``: write the conformance vectors for ports (docs/vectors.md).
+"""``maskproof vectors --out DIR``: write the conformance vectors for ports.
+
+The format document is ``docs/vectors.md`` in the repository; it ships in the package as
+``format.md`` (a link to it), and ``maskproof vectors --format-doc`` prints it.
 
 Only the standard library and ``spec/`` are needed: the vectors come from the spec, never from
 the runtime, so a machine without PyTorch can write them.
@@ -21,8 +24,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                     "write one JSON file per Lean module plus a manifest (SHA-256 per file) to "
                     "DIR, atomically: DIR is either left as it was or holds the complete set. "
                     "An existing DIR is replaced only if it is empty or a previous vectors "
-                    "directory. Format: docs/vectors.md.")
-    parser.add_argument("--out", required=True, metavar="DIR", help="directory to write")
+                    "directory. The format: maskproof vectors --format-doc.")
+    parser.add_argument("--out", metavar="DIR", help="directory to write (required unless "
+                                                     "--format-doc)")
+    parser.add_argument("--format-doc", action="store_true",
+                        help="print the vectors' format document (schema, encoding, versioning) "
+                             "and exit")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help=f"seed of the random cases (default {DEFAULT_SEED}, the published "
                              "set)")
@@ -31,6 +38,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Generate and write the vectors; one summary line, exit 0."""
+    if args.format_doc:
+        print(format_document(), end="")
+        return 0
+    if args.out is None:
+        raise ValueError("--out DIR is required: the folder to write the vectors to")
     from maskproof.bridge.vectors.generate import GenerationError, generate
     from maskproof.bridge.vectors.store import write_vectors
 
@@ -52,6 +64,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {summary[0]} files ({summary[1]} declarations, {summary[2]} cases, "
           f"{summary[3]} of them rejecting) to {out}")
     return 0
+
+
+def format_document() -> str:
+    """The text of ``docs/vectors.md``, as shipped in the package."""
+    from importlib import resources
+
+    return resources.files("maskproof.bridge.vectors").joinpath("format.md").read_text("utf-8")
 
 
 def summarise(files: dict[str, bytes]) -> tuple[int, int, int, int]:

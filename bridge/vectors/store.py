@@ -1,9 +1,12 @@
 """Writing a vector directory atomically and reading one back with its integrity checked.
 
 ``write_vectors`` writes every file into a fresh temporary directory beside the target and then
-renames it into place, so a reader never sees half a set. It replaces an existing directory only
-when that directory is empty or is a previous vectors directory (a manifest of our format that
-lists every file present); anything else is refused, so ``--out ~`` cannot wipe a home directory.
+renames it into place, so a reader never sees half a set. The directory and its files get the
+modes ``mkdir`` and ``open`` give under the user's umask (not ``mkdtemp``'s 0700).
+
+It replaces an existing directory only when that directory is empty or is a previous vectors
+directory (a manifest of our format that lists every file present); anything else is refused, so
+``--out ~`` cannot wipe a home directory.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 
 from maskproof.bridge.vectors.encoding import Json, VectorFormatError
 from maskproof.bridge.vectors.schema import FORMAT_NAME, MANIFEST, SCHEMA_VERSION
+from maskproof.runtime.atomic import apply_folder_mode
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ def write_vectors(directory: Path, files: Mapping[str, bytes]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     try:
+        apply_folder_mode(staging)  # mkdtemp makes it 0700; the renamed set gets mkdir's mode
         for name, data in files.items():
             (staging / name).write_bytes(data)
         if target.exists():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from maskproof.bridge.audit.command import add_hypothesis_db_argument
+
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``zoo`` on the ``maskproof`` command line."""
@@ -20,12 +22,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         help="run only each card's named contract, not the whole catalogue")
     parser.add_argument("--card", action="append", metavar="NAME",
                         help="run only this card (repeatable)")
+    add_hypothesis_db_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from maskproof.bridge.audit.command import check_common
+    from maskproof.bridge.audit.command import check_common, hypothesis_db
+    from maskproof.bridge.hypothesis_storage import example_database, hypothesis_storage
     from maskproof.bridge.zoo.run import run_zoo
 
     check_common(args.examples, args.seed)
-    return run_zoo(args.examples, args.seed, full=not args.quick, names=args.card)
+    storage = hypothesis_db(args)
+    with hypothesis_storage(storage):
+        return run_zoo(args.examples, args.seed, full=not args.quick, names=args.card,
+                       database=example_database(storage))

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
+from hypothesis.database import ExampleDatabase
+
 from maskproof.bridge.audit.runner import FAILS, ContractResult, audit
 from maskproof.bridge.zoo.cards import CARDS, Card
 
@@ -41,9 +43,10 @@ class CardVerdict:
         return self.caught and not self.unexpected
 
 
-def run_card(card: Card, examples: int, seed: int, full: bool) -> CardVerdict:
+def run_card(card: Card, examples: int, seed: int, full: bool, *,
+             database: ExampleDatabase | None = None) -> CardVerdict:
     only = None if full else [card.caught_by]
-    result = audit(card.adapter(), f"zoo:{card.name}", examples, seed, only)
+    result = audit(card.adapter(), f"zoo:{card.name}", examples, seed, only, database=database)
     return CardVerdict(card, tuple(result.results), full)
 
 
@@ -62,13 +65,16 @@ def table(verdicts: Sequence[CardVerdict]) -> str:
 
 
 def run_zoo(examples: int, seed: int, full: bool, names: Sequence[str] | None = None,
-            out: TextIO = sys.stdout) -> int:
-    """Print the table; 1 if a card is not caught as its card says, else 0."""
+            out: TextIO = sys.stdout, *, database: ExampleDatabase | None = None) -> int:
+    """Print the table; 1 if a card is not caught as its card says, else 0.
+
+    ``database``: where the audit saves failing examples and replays them from (``None``: nowhere).
+    """
     cards = [c for c in CARDS if names is None or c.name in names]
     unknown = sorted(set(names or ()) - {c.name for c in CARDS})
     if unknown:
         raise ValueError(f"unknown zoo card(s) {unknown}; known: {[c.name for c in CARDS]}")
-    verdicts = [run_card(card, examples, seed, full) for card in cards]
+    verdicts = [run_card(card, examples, seed, full, database=database) for card in cards]
     print(table(verdicts), file=out)
     missed = [v.card.name for v in verdicts if not v.as_expected]
     if missed:
