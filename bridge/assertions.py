@@ -63,7 +63,7 @@ def assert_paper_mae_norm_pix_loss(loss: torch.Tensor, raw_target: torch.Tensor,
     wrong on.
     """
     values = _normalised(raw_target) if normalised is None else normalised
-    bounds = exact_loss.norm_pix_patch_bounds(raw_target, loss.dtype)
+    bounds = exact_loss.norm_pix_patch_bounds(raw_target, values.dtype)
     misses = exact_loss.norm_pix_misses(values, bounds)
     if misses:
         raise AssertionError(f"paper MAE (norm-pix): the normalised target is not the "

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from maskproof.runtime.train import StepCheck
@@ -74,7 +74,16 @@ def _unavailable(message: str) -> int:
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):
-    """Usage errors (an unknown flag, a missing command) as one line, exit status 2."""
+    """Usage errors (an unknown flag, a missing command) as one line, exit status 2.
+
+    Prefix abbreviations are off by default (``allow_abbrev=False``): ``--epoch 1`` is an
+    unknown flag, not a silent ``--epochs 1``. Subparsers are made with this class too (the
+    ``parser_class`` of every ``add_subparsers``), so every subcommand inherits both rules.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message}\n")
@@ -88,10 +97,11 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = _OneLineErrorParser(
-        prog="maskproof",
+        prog="maskproof", allow_abbrev=False,
         description="Check masked self-supervised learning code against the TorchLean Lean "
                     "semantics, and train MAE / I-JEPA models that meet them.")
     parser.add_argument("--version", action="version", version=f"maskproof {_version()}")
+    # parser_class defaults to type(parser): every subcommand is a _OneLineErrorParser too.
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_check_parser(subparsers)
     _add_runtime_parsers(subparsers)

@@ -33,6 +33,7 @@ from maskproof.bridge.rounding import (
     nonnegative_loss_bound,
     norm_pix_bounds,
     precision_of,
+    result_rounding,
     smooth_l1_sum_bound,
 )
 from maskproof.spec import block_mae, ssl
@@ -83,6 +84,15 @@ class NonFiniteValueError(ValueError):
     """A runtime input or output that is NaN or infinite: the exact loss is undefined there."""
 
 
+def inputs_dtype(*inputs: torch.Tensor) -> torch.dtype:
+    """The dtype the loss's operations run at: PyTorch's type promotion of its operands (a
+    float32 target and a bf16 prediction are subtracted in float32)."""
+    dtype = inputs[0].dtype
+    for tensor in inputs[1:]:
+        dtype = torch.promote_types(dtype, tensor.dtype)
+    return dtype
+
+
 def _runtime_value(loss: torch.Tensor) -> float:
     value = float(loss.detach().cpu().double())
     return value
@@ -118,7 +128,9 @@ def _rows_on_grid(*matrices: Matrix) -> tuple[int, list[list[tuple[int, ...]]]]:
 
 def _mean_squared_over(objective: str, target: Matrix, pred: Matrix, n: int, idxs: list[int],
                        runtime: torch.Tensor, dtype: torch.dtype) -> LossCheck:
-    """``Σ_rows maeLoss idxs (row) (pred row) (squared error) / (rows · |idxs|)``, 0 if empty."""
+    """``Σ_rows maeLoss idxs (row) (pred row) (squared error) / (rows · |idxs|)``, 0 if empty.
+    ``dtype`` is the inputs' dtype (:func:`inputs_dtype`); the loss's own dtype adds its final
+    rounding."""
     scale, (target_units, pred_units) = _rows_on_grid(target, pred)
     total = 0
     for t_row, p_row in zip(target_units, pred_units, strict=True):
@@ -127,9 +139,10 @@ def _mean_squared_over(objective: str, target: Matrix, pred: Matrix, n: int, idx
     terms = len(target) * len(idxs)
     exact = Fraction(total, scale * scale * terms) if terms else Fraction(0)
     # (pred − target): 1 rounding, used twice by the square; square: 1; sum of `terms`; / count: 1.
-    bound = nonnegative_loss_bound(exact, Chain(4, (max(terms, 1),)), precision_of(dtype),
-                                   terms + 1)
-    return LossCheck(objective, _runtime_value(runtime), exact, bound)
+    inputs = precision_of(dtype)
+    bound = nonnegative_loss_bound(exact, Chain(4, (max(terms, 1),)), inputs, terms + 1)
+    return LossCheck(objective, _runtime_value(runtime), exact,
+                     result_rounding(bound, exact, inputs, precision_of(runtime.dtype)))
 
 
 def _matrix(x: torch.Tensor) -> Matrix:
@@ -149,7 +162,8 @@ def check_vector_mae(x: torch.Tensor, pred: torch.Tensor, loss: torch.Tensor, pe
     target = tuple(ssl.matrix_row_as_patch_batch(1, data_dim, (xs[bi],), 0) for bi in range(batch))
     preds = tuple(ssl.matrix_row_as_prediction(1, data_dim, (ps[bi],), 0) for bi in range(batch))
     idxs = extract.vector_mae_selected_idxs(data_dim, period, offset)
-    return _mean_squared_over("vector MAE", target, preds, data_dim, idxs, loss, loss.dtype)
+    return _mean_squared_over("vector MAE", target, preds, data_dim, idxs, loss,
+                              inputs_dtype(x, pred))
 
 
 def check_image_patch_mae(x: torch.Tensor, pred: torch.Tensor, loss: torch.Tensor,
@@ -162,7 +176,7 @@ def check_image_patch_mae(x: torch.Tensor, pred: torch.Tensor, loss: torch.Tenso
                                         offset, extract.to_spec(x))
     idxs = extract.image_mae_reconstruction_idxs(recon_dim)
     return _mean_squared_over("image-patch MAE", sample.target, _matrix(pred), recon_dim, idxs,
-                              loss, loss.dtype)
+                              loss, inputs_dtype(x, pred))
 
 
 def check_block_mae(x: torch.Tensor, pred: torch.Tensor, loss: torch.Tensor,
@@ -178,7 +192,8 @@ def check_block_mae(x: torch.Tensor, pred: torch.Tensor, loss: torch.Tensor,
         raise extract.ExtractionError(result.message)
     target = cast(Matrix, result.value.target)
     idxs = extract.block_hidden_reconstruction_indices(data_shape, width, blocks, period, offset)
-    return _mean_squared_over("block MAE", target, _matrix(pred), width, idxs, loss, loss.dtype)
+    return _mean_squared_over("block MAE", target, _matrix(pred), width, idxs, loss,
+                              inputs_dtype(x, pred))
 
 
 def paper_mae_masked_idxs(mask_removed: torch.Tensor) -> list[list[int]]:
@@ -213,24 +228,31 @@ def check_paper_mae(target: torch.Tensor, pred: torch.Tensor, mask_removed: torc
     total, count = _paper_sum_units(_patch_rows(target), _patch_rows(pred), idxs)
     exact = total / (width * count) if count else Fraction(0)
     return LossCheck("paper MAE", _runtime_value(loss), exact,
-                     _paper_bound(exact, batch, patches, width, count, loss.dtype))
+                     _paper_bound(exact, batch, patches, width, count, inputs_dtype(target, pred),
+                                  loss.dtype))
 
 
 def _paper_bound(exact: Fraction, batch: int, patches: int, width: int, masked: int,
-                 dtype: torch.dtype) -> Fraction:
+                 dtype: torch.dtype, result_dtype: torch.dtype) -> Fraction:
     # sub (×2, squared), square, mean's division (2: a 1/P factor may be rounded first), count
     # rounding, final division; sums over the P values of a patch and over the patches. That sum
     # runs over all B·N patches, but the visible ones are exact zeros and adding an exact zero
     # is exact, so only the `masked` non-zero summands count (rounding_bound.md, Lemma B').
+    # `dtype` is the inputs' (the operations run at it); `result_dtype` the returned loss's.
     chain = Chain(7, (max(width, 1), max(masked, 1)))
-    return nonnegative_loss_bound(exact, chain, precision_of(dtype),
-                                  batch * patches * (width + 1) + 1)
+    inputs = precision_of(dtype)
+    bound = nonnegative_loss_bound(exact, chain, inputs, batch * patches * (width + 1) + 1)
+    return result_rounding(bound, exact, inputs, precision_of(result_dtype))
 
 
-def norm_pix_patch_bounds(target: torch.Tensor, dtype: torch.dtype) -> list[list[NormPixBounds]]:
+def norm_pix_patch_bounds(target: torch.Tensor,
+                          dtype: torch.dtype | None = None) -> list[list[NormPixBounds]]:
     """Per sample and patch of the **raw** patchified image ``[B, N, P]``, the exact normalised
-    values' enclosures and the intervals the runtime's normalised values must lie in."""
-    precision = precision_of(dtype)
+    values' enclosures and the intervals the runtime's normalised values must lie in, for a
+    normalisation evaluated in ``dtype`` (default: the raw target's own dtype, the precision the
+    normalisation's operations run at). Raises :class:`~maskproof.bridge.rounding.
+    VacuousBoundError` where a patch's variance error can reach ``var + eps``: not checkable."""
+    precision = precision_of(target.dtype if dtype is None else dtype)
     return [[norm_pix_bounds([Fraction(v) for v in patch], NORM_PIX_EPS, precision)
              for patch in sample] for sample in _patch_rows(target)]
 
@@ -281,19 +303,21 @@ def check_paper_mae_norm_pix(raw_target: torch.Tensor, normalised: torch.Tensor,
     outward to a grid finer than the dtype's underflow unit (:func:`norm_pix_loss_sums`), which
     keeps the check linear in the batch.
     """
-    bounds = norm_pix_patch_bounds(raw_target, loss.dtype) if bounds is None else bounds
+    bounds = norm_pix_patch_bounds(raw_target) if bounds is None else bounds
     idxs = paper_mae_masked_idxs(mask_removed)
     batch, patches, width = (int(d) for d in raw_target.shape)
     pred_rows, runtime_rows = _patch_rows(pred), _patch_rows(normalised)
     on_runtime, count = _paper_sum_units(runtime_rows, pred_rows, idxs)
+    dtype = inputs_dtype(normalised, pred)
     if count == 0:
         return LossCheck("paper MAE (norm-pix)", _runtime_value(loss), Fraction(0),
-                         _paper_bound(Fraction(0), batch, patches, width, 0, loss.dtype))
+                         _paper_bound(Fraction(0), batch, patches, width, 0, dtype, loss.dtype))
     low, high, propagated = norm_pix_loss_sums(bounds, pred_rows, runtime_rows, idxs,
-                                               grid_bits(precision_of(loss.dtype)))
+                                               max(grid_bits(precision_of(dtype)),
+                                                   grid_bits(precision_of(loss.dtype))))
     scale = width * count
     middle, half_width = (low + high) / (2 * scale), (high - low) / (2 * scale)
-    rounding = _paper_bound(on_runtime / scale, batch, patches, width, count, loss.dtype)
+    rounding = _paper_bound(on_runtime / scale, batch, patches, width, count, dtype, loss.dtype)
     return LossCheck("paper MAE (norm-pix)", _runtime_value(loss), middle,
                      rounding + propagated / scale + half_width)
 
@@ -392,6 +416,9 @@ def check_ijepa(pred: torch.Tensor, target: torch.Tensor, targets: torch.Tensor,
     # The sum runs over every padded slot, but padding is an exact zero and adds no rounding:
     # only the valid values count as summands (rounding_bound.md, Lemma B'); underflow is
     # budgeted for every slot.
-    bound = smooth_l1_sum_bound(exact_sum, abs_diff, max(values, 1), 2, precision_of(loss.dtype),
+    inputs = precision_of(inputs_dtype(pred, target))
+    bound = smooth_l1_sum_bound(exact_sum, abs_diff, max(values, 1), 2, inputs,
                                 underflow_terms=int(pred.numel()))
-    return LossCheck("I-JEPA", _runtime_value(loss), exact, bound / max(values, 1))
+    return LossCheck("I-JEPA", _runtime_value(loss), exact,
+                     result_rounding(bound / max(values, 1), exact, inputs,
+                                     precision_of(loss.dtype)))

@@ -151,7 +151,7 @@ def _check_mae(live: LiveStep) -> CheckResult:
     if not model.cfg.norm_pix_loss:
         return None, exact_loss.check_paper_mae(raw, pred, mask_removed, loss)
     normalised = model.loss_target(images.detach())  # the same ops on the same bits as the step
-    bounds = exact_loss.norm_pix_patch_bounds(raw, loss.dtype)
+    bounds = exact_loss.norm_pix_patch_bounds(raw, normalised.dtype)
     misses = exact_loss.norm_pix_misses(normalised, bounds)
     if misses:
         return f"{misses[0].describe()} ({len(misses)} value(s) outside)", None

@@ -16,6 +16,11 @@ Two precisions are tracked. ``storage`` is the tensor dtype (every result is rou
 ``opmath``/``acc`` type: float32 for bfloat16 and float16 tensors). A reduction of ``n`` terms
 costs ``n − 1`` compute roundings plus one storage rounding; an elementwise op costs one storage
 rounding, and one more compute rounding when the two precisions differ.
+
+The operations are modelled at the precision of the loss's **inputs** (the dtype PyTorch's type
+promotion gives the operands); a loss returned in another dtype adds one final rounding
+(:func:`result_rounding`), so a bf16 loss of float32 inputs is bounded by the float32 chain plus
+one bf16 rounding, not by a bf16 chain.
 """
 
 from __future__ import annotations
@@ -30,7 +35,13 @@ import torch
 
 
 class VacuousBoundError(ValueError):
-    """``k·u ≥ 1``: the γ bound says nothing (for instance a bf16 sum of ≥ 256 terms)."""
+    """The derived bound says nothing about these inputs: ``k·u ≥ 1`` (for instance a bf16 sum
+    of ≥ 256 terms), or a norm-pix variance whose rounding error can reach ``var + eps``.
+
+    This is a verdict of its own, "not checkable", never "fails": a correct implementation may
+    return any of a range of values too wide to bound (rounding_bound.md, section 3.4). Callers
+    that sample inputs skip such a draw (``hypothesis.reject``); they never count it as a fail.
+    """
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,24 @@ def _relative(chain: Chain, precision: Precision) -> Fraction:
     grow = (1 + gamma(compute_k, precision.compute_u)) * (
         1 + gamma(storage_k, precision.storage_u))
     return grow - 1
+
+
+def is_exact_widening(inputs: Precision, result: Precision) -> bool:
+    """Whether every value of ``inputs``'s dtype is exactly representable in ``result``'s
+    (finer or equal unit roundoff and underflow unit: float32 -> float64, bf16 -> float32)."""
+    return result.storage_u <= inputs.storage_u and result.underflow <= inputs.underflow
+
+
+def result_rounding(bound: Fraction, exact: Fraction, inputs: Precision,
+                    result: Precision) -> Fraction:
+    """``bound`` on a value computed at the precision of its ``inputs``, widened by one final
+    rounding to ``result``'s dtype (code that computes at its inputs' precision and returns, for
+    instance, a bf16 loss): ``|fl_r(x̂) − x̂| ≤ u_r·|x̂| + η_r`` with ``|x̂| ≤ |exact| + bound``.
+    A widening conversion is exact and adds nothing (rounding_bound.md, section 1, "The inputs'
+    precision and the result's dtype")."""
+    if is_exact_widening(inputs, result):
+        return bound
+    return bound + result.storage_u * (abs(exact) + bound) + result.underflow
 
 
 def nonnegative_loss_bound(exact: Fraction, chain: Chain, precision: Precision,

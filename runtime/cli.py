@@ -8,12 +8,17 @@ on their own with the same one-line error handling.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shlex
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from maskproof.runtime.config import DEVICES, TASKS, read_config_file, resolve_config
-from maskproof.runtime.errors import StepCheckFailed, UserError
+from maskproof.runtime.errors import RunStopped, StepCheckFailed, Terminated, UserError
 
 if TYPE_CHECKING:
     from maskproof.runtime.train import StepCheck
@@ -62,6 +67,8 @@ _CONFIG_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--checkpoint-every", "checkpoint_every", int, "steps between checkpoints (default 100)"),
     ("--log-every", "log_every", int, "steps between metric lines (default 10)"),
 )
+#: Exit status of a run stopped by a signal: 128 + the signal number, as a shell reports it.
+STOP_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
 #: Flags a resumed run may still take (they do not change what is computed on CPU).
 _RESUME_FLAGS = {"device"}
 
@@ -81,7 +88,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
                      step_checks: StepCheckFactory | None = None) -> None:
     """Register ``train``; with ``step_checks`` it also takes ``--check-every [K]``."""
     parser = subparsers.add_parser(
-        "train", help="train MAE, I-JEPA or a compact TorchLean model",
+        "train", allow_abbrev=False, help="train MAE, I-JEPA or a compact TorchLean model",
         description="Train a masked self-supervised model into a run folder (config.json, "
                     "metrics.jsonl, checkpoint.pt, loss_curve.png, reconstructions.png, "
                     "summary.json, COMPLETE). Works unchanged under torchrun (DDP). "
@@ -96,9 +103,11 @@ def add_train_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument("--config", default=None,
                         help="JSON object of the same settings (dashes or underscores)")
     parser.add_argument("--out", default=None,
-                        help="new run folder (default runs/<task>-<timestamp>)")
+                        help="new run folder (default runs/<task>-<timestamp>, with -2, -3, ... "
+                             "for runs started in the same second)")
     parser.add_argument("--resume", default=None, metavar="RUN_DIR",
-                        help="continue the run in RUN_DIR from its last checkpoint")
+                        help="continue the run in RUN_DIR from its last checkpoint (from step "
+                             "0 if it was stopped before its first one)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     if step_checks is not None:
         parser.add_argument(
@@ -114,7 +123,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 
 def add_probe_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "probe", help="linear probe of a run's frozen encoder",
+        "probe", allow_abbrev=False, help="linear probe of a run's frozen encoder",
         description="Fit a logistic-regression probe on frozen encoder features (pretrained, "
                     "the same architecture at its initialisation, and raw pixels) on a fixed "
                     "stratified split; print the accuracies and write RUN_DIR/probe.json.")
@@ -123,6 +132,9 @@ def add_probe_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
                         help="N integer labels .npy (default: the run's labels or digits')")
     parser.add_argument("--device", default="auto", help=f"{', '.join(DEVICES)} (default auto)")
     parser.add_argument("--quiet", action="store_true", help="do not print the table")
+    parser.add_argument("--allow-incomplete", action="store_true",
+                        help="probe the last checkpoint of a run that has no COMPLETE marker "
+                             "(still training, or stopped)")
     parser.set_defaults(func=run_probe)
     _quiet_errors(parser)
 
@@ -152,17 +164,49 @@ def run_train(args: argparse.Namespace) -> int:
         config = resolve_config(args.task, file_values, flags)
     checks = _step_checks(args)
     try:
-        result = train(config, out=args.out, resume=args.resume, device=flags.get("device"),
-                       quiet=args.quiet, checks=checks)
+        with _sigterm_as_interrupt():
+            result = train(config, out=args.out, resume=args.resume, device=flags.get("device"),
+                           quiet=args.quiet, checks=checks)
     except StepCheckFailed as failure:
         print(f"maskproof train: spec check failed at {failure}", file=sys.stderr)
         return 1
+    except RunStopped as stop:
+        print(f"maskproof train: {stopped_message(stop, config.task)}", file=sys.stderr)
+        return STOP_EXIT_CODES[stop.signal_name]
     if not args.quiet and result.is_main:
         print(f"{config.task}: {result.final_step} steps, final loss {result.final_loss:.6g}, "
               f"run folder {result.run_dir}")
         for check in checks:
             print(check.summary())
     return 0
+
+
+def stopped_message(stop: RunStopped, task: str) -> str:
+    """One line: which signal stopped the run, and how to resume it (or that nothing can be)."""
+    if stop.run_dir is None:
+        return (f"stopped by {stop.signal_name} before the first checkpoint; no run folder was "
+                f"kept, nothing to resume (start it again with the same command)")
+    where = f"last checkpoint: step {stop.step}" if stop.step is not None else "no new checkpoint"
+    return (f"stopped by {stop.signal_name} ({where}); the run folder {stop.run_dir} is "
+            f"resumable: maskproof train {task} --resume {shlex.quote(stop.run_dir)}")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While training, SIGTERM raises :class:`Terminated` in the main thread, as SIGINT raises
+    ``KeyboardInterrupt``: the run unwinds the same way (temporaries removed, lock released)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, frame: FrameType | None) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _step_checks(args: argparse.Namespace) -> tuple[StepCheck, ...]:
@@ -178,13 +222,14 @@ def _step_checks(args: argparse.Namespace) -> tuple[StepCheck, ...]:
 def run_probe(args: argparse.Namespace) -> int:
     from maskproof.runtime.probe import run_probe as probe
 
-    probe(args.run_dir, labels_path=args.labels, device_name=args.device, quiet=args.quiet)
+    probe(args.run_dir, labels_path=args.labels, device_name=args.device, quiet=args.quiet,
+          allow_incomplete=args.allow_incomplete)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry (``python -m runtime.cli``); ``maskproof`` itself is bridge.cli."""
-    parser = argparse.ArgumentParser(prog="maskproof")
+    parser = argparse.ArgumentParser(prog="maskproof", allow_abbrev=False)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_train_parser(subparsers)
     add_probe_parser(subparsers)

@@ -23,12 +23,19 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from maskproof.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint, write_json_atomic
+from maskproof.runtime.checkpoint import (
+    CHECKPOINT_NAME,
+    check_config,
+    check_step,
+    check_tensors,
+    load_checkpoint,
+    write_json_atomic,
+)
 from maskproof.runtime.data import labels_from_array, load_images, load_npy
 from maskproof.runtime.distributed import DistContext, resolve_device
 from maskproof.runtime.errors import UserError
 from maskproof.runtime.tasks import Task, build_model_seeded, make_task
-from maskproof.runtime.train import COMPLETE_NAME, read_run_config
+from maskproof.runtime.train import COMPLETE_NAME, make_schedule, read_run_config
 
 PROBE_NAME = "probe.json"
 TEST_FRACTION = 0.25
@@ -129,11 +136,21 @@ def stratified_split(labels: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArr
 
 
 def run_probe(run_dir: str, labels_path: str | None = None, device_name: str = "auto",
-              quiet: bool = False) -> dict[str, Any]:
-    """Probe the run in ``run_dir``; print the table unless ``quiet``; write ``probe.json``."""
+              quiet: bool = False, allow_incomplete: bool = False) -> dict[str, Any]:
+    """Probe the run in ``run_dir``; print the table unless ``quiet``; write ``probe.json``.
+
+    A folder without ``COMPLETE`` (a run still training, or stopped) is refused unless
+    ``allow_incomplete``. Every checkpoint field read (config, step, model) is validated first.
+    """
     folder = Path(run_dir)
     config = read_run_config(folder)
-    state = load_checkpoint(folder / CHECKPOINT_NAME)
+    if not allow_incomplete and not (folder / COMPLETE_NAME).exists():
+        raise UserError(f"probe {folder}: the run is not complete (no {COMPLETE_NAME}); finish "
+                        "it with --resume, or pass --allow-incomplete to probe its last "
+                        "checkpoint")
+    source = folder / CHECKPOINT_NAME
+    state = load_checkpoint(source)
+    check_config(source, state["config"], config.to_json_dict())
     device = resolve_device(device_name, DistContext())
     data = load_images(config.data, config.labels, config.image_size)
     if labels_path is not None:
@@ -145,7 +162,9 @@ def run_probe(run_dir: str, labels_path: str | None = None, device_name: str = "
         raise UserError(f"probe {folder}: the run's data has no labels; pass --labels y.npy")
     labels = labels_tensor.numpy()
     task = make_task(config, data.shape)
+    check_step(source, state["step"], make_schedule(config, data.images.shape[0]).total_steps)
     pretrained = build_model_seeded(task, config.seed)
+    check_tensors(source, "model", state["model"], pretrained.state_dict())
     try:
         pretrained.load_state_dict(state["model"])
     except RuntimeError as error:

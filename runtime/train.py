@@ -15,6 +15,11 @@ object per logged step), ``checkpoint.pt``, ``loss_curve.png``, ``reconstruction
 that reconstruct pixels), then ``summary.json`` and finally the empty ``COMPLETE`` marker. Every
 input is validated before the folder is created; a folder this call created is removed again if
 setup fails before the first checkpoint, so no folder looks like a finished run unless it is.
+
+One writer at a time: ``LOCK`` (pid and host, :mod:`runtime.runlock`) is held while a run writes
+the folder. ``--resume`` validates every checkpoint field against the run before loading any, and
+continues a folder stopped before its first checkpoint from step 0. Stale ``.NAME.*.tmp`` files
+of a killed writer are removed when the run starts again.
 """
 
 from __future__ import annotations
@@ -23,12 +28,15 @@ import contextlib
 import json
 import math
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any, Protocol
 
 import torch
@@ -40,6 +48,13 @@ from maskproof.runtime.augment import random_resized_crop
 from maskproof.runtime.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
+    check_config,
+    check_epoch_order,
+    check_generator,
+    check_optimizer,
+    check_schedule,
+    check_step,
+    check_tensors,
     load_checkpoint,
     save_checkpoint,
     write_bytes_atomic,
@@ -47,8 +62,15 @@ from maskproof.runtime.checkpoint import (
 )
 from maskproof.runtime.config import TrainConfig, config_from_json_dict
 from maskproof.runtime.data import ImageData, load_images
-from maskproof.runtime.errors import NonFiniteLossError, StepCheckFailed, UserError
+from maskproof.runtime.errors import (
+    NonFiniteLossError,
+    RunStopped,
+    StepCheckFailed,
+    Terminated,
+    UserError,
+)
 from maskproof.runtime.optim import build_adamw, default_warmup_steps, lr_at, scaled_lr, set_lr
+from maskproof.runtime.runlock import LOCK_NAME, RunLock, check_unlocked
 from maskproof.runtime.tasks import Shard, StepOutputs, Task, build_model_seeded, make_task
 
 CONFIG_NAME = "config.json"
@@ -57,6 +79,10 @@ SUMMARY_NAME = "summary.json"
 COMPLETE_NAME = "COMPLETE"
 #: Images shown in the reconstruction grid.
 GRID_IMAGES = 8
+#: Files of a run folder written atomically; ``.NAME.*.tmp`` temporaries of them left by a killed
+#: process are removed when the run starts again.
+RUN_FILES = (CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, SUMMARY_NAME, COMPLETE_NAME,
+             "loss_curve.png", "reconstructions.png", "probe.json")
 
 
 
@@ -136,6 +162,35 @@ def default_run_dir(task: str) -> Path:
     return Path("runs") / f"{task}-{stamp}"
 
 
+def claim_default_run_dir(task: str, parent: Path = Path("runs"),
+                          stamp: str | None = None) -> Path:
+    """Create and return ``parent/<task>-<stamp>``, or ``...-2``, ``-3``, ... if that is taken.
+
+    ``mkdir`` without ``exist_ok`` is atomic, so two runs started in the same second (the stamp's
+    resolution) get two folders, never one shared one.
+    """
+    stamp = stamp or datetime.now().strftime("%Y%m%d-%H%M%S")
+    parent.mkdir(parents=True, exist_ok=True)
+    for number in range(1, 10_000):
+        folder = parent / (f"{task}-{stamp}" if number == 1 else f"{task}-{stamp}-{number}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise UserError(f"{parent}: no free run folder name for {task}-{stamp}; pass --out")
+
+
+def remove_stale_temporaries(run_dir: Path) -> list[str]:
+    """Delete the ``.NAME.*.tmp`` files a killed writer left in ``run_dir``; return their names."""
+    removed = []
+    for name in RUN_FILES:
+        for temp in run_dir.glob(f".{name}.*.tmp"):
+            temp.unlink(missing_ok=True)
+            removed.append(temp.name)
+    return removed
+
+
 def read_run_config(run_dir: Path) -> TrainConfig:
     """The resolved config a run folder was started with."""
     path = run_dir / CONFIG_NAME
@@ -184,14 +239,19 @@ def _prepare(config: TrainConfig, device: torch.device,
     return _Setup(config, ctx, device, data, task, schedule, shard, model, optimizer, generator)
 
 
+def validate_state(setup: _Setup, state: dict[str, Any], source: Path) -> None:
+    """Every field ``--resume`` reads, checked against this run before anything is loaded."""
+    check_config(source, state["config"], setup.config.to_json_dict())
+    check_step(source, state["step"], setup.schedule.total_steps)
+    check_schedule(source, state["schedule"], setup.schedule.as_dict())
+    check_tensors(source, "model", state["model"], setup.model.state_dict())
+    check_optimizer(source, state["optimizer"], setup.optimizer)
+    check_generator(source, state["generator"], setup.generator)
+    check_epoch_order(source, state["epoch_order"], setup.data.images.shape[0])
+
+
 def _restore(setup: _Setup, state: dict[str, Any], source: Path) -> None:
-    saved = config_from_json_dict(state["config"], str(source))
-    if saved != setup.config:
-        raise UserError(f"checkpoint {source}: its config differs from {CONFIG_NAME}; "
-                        "the run folder was edited")
-    if state["step"] > setup.schedule.total_steps:
-        raise UserError(f"checkpoint {source}: step {state['step']} is past the "
-                        f"{setup.schedule.total_steps} steps of this run")
+    validate_state(setup, state, source)
     try:
         setup.model.load_state_dict(state["model"])
         setup.optimizer.load_state_dict(state["optimizer"])
@@ -242,6 +302,37 @@ def _trim_metrics(path: Path, last_step: int) -> list[dict[str, Any]]:
     return kept
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the block; a signal that came meanwhile acts after it.
+
+    Only Python-level handlers are deferred (``KeyboardInterrupt``, the CLI's SIGTERM one): a
+    signal mask would not do, since the kernel hands a process's signal to any thread that does
+    not block it (PyTorch's worker threads), and the main thread then runs the handler anyway.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        pending.append(signum)
+
+    handlers = {}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        current = signal.getsignal(number)
+        if callable(current):  # SIG_DFL / SIG_IGN / None stay as they are
+            handlers[number] = current
+            signal.signal(number, hold)
+    try:
+        yield
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    if pending:
+        handlers[signal.Signals(pending[0])](pending[0], None)
+
+
 def _progress(total: int, initial: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
@@ -277,9 +368,12 @@ class _Trainer:
         return batch[s.shard.start:s.shard.stop]
 
     def save(self) -> None:
-        if self.main:
-            save_checkpoint(self.run_dir / CHECKPOINT_NAME, _checkpoint_state(self.s))
-        self.last_checkpoint = self.s.step
+        # SIGINT/SIGTERM wait until the checkpoint is written and recorded, so the step a
+        # stopped run reports is the step on disk.
+        with _signals_deferred():
+            if self.main:
+                save_checkpoint(self.run_dir / CHECKPOINT_NAME, _checkpoint_state(self.s))
+            self.last_checkpoint = self.s.step
 
     def _log(self, record: dict[str, Any], handle: Any) -> None:
         self.metrics.append(record)
@@ -406,58 +500,112 @@ def _finish(trainer: _Trainer, final_loss: float, seconds: float, steps_run: int
 def train(config: TrainConfig, *, out: str | None = None, resume: str | None = None,
           device: str | None = None, quiet: bool = False,
           checks: tuple[StepCheck, ...] = ()) -> RunResult:
-    """Train ``config`` into a new run folder ``out`` (or continue the run folder ``resume``)."""
+    """Train ``config`` into a new run folder ``out`` (or continue the run folder ``resume``).
+
+    The folder is locked (``LOCK``) while this call writes it; a second writer is refused. SIGINT
+    and SIGTERM (see ``runtime.cli``) surface as :class:`RunStopped`, which says where the run
+    stopped and whether it can be resumed.
+    """
     ctx = distributed.context_from_env()
-    run_dir = Path(resume) if resume is not None else \
-        Path(out) if out is not None else default_run_dir(config.task)
+    run_dir = Path(resume) if resume is not None else Path(out) if out is not None else None
     state: dict[str, Any] | None = None
-    if resume is not None:
-        saved = read_run_config(run_dir)
-        if saved.task != config.task:
-            raise UserError(f"--resume {run_dir}: a {saved.task} run, not {config.task}")
-        if (run_dir / COMPLETE_NAME).exists():
-            raise UserError(f"--resume {run_dir}: the run is already complete")
-        config = saved
-        state = load_checkpoint(run_dir / CHECKPOINT_NAME)
-    elif run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise UserError(f"--out {run_dir}: exists and is not empty; pick a new folder or "
-                        "continue it with --resume")
-    device_kind = distributed.resolve_device(device or config.device, ctx)
-    distributed.start(ctx, device_kind)
-    try:
-        setup = _prepare(config, device_kind, ctx)
-        if state is not None:
-            _restore(setup, state, run_dir / CHECKPOINT_NAME)
-        return _run(setup, run_dir, created=resume is None, quiet=quiet, checks=checks)
-    finally:
-        distributed.stop(ctx)
+    with contextlib.ExitStack() as stack:
+        try:
+            if resume is not None:
+                assert run_dir is not None
+                saved = read_run_config(run_dir)
+                if ctx.is_main:
+                    stack.enter_context(RunLock(run_dir, "--resume"))
+                if saved.task != config.task:
+                    raise UserError(f"--resume {run_dir}: a {saved.task} run, not {config.task}")
+                if (run_dir / COMPLETE_NAME).exists():
+                    raise UserError(f"--resume {run_dir}: the run is already complete")
+                config = saved
+                metrics = run_dir / METRICS_NAME
+                trained = metrics.is_file() and metrics.stat().st_size > 0
+                if (run_dir / CHECKPOINT_NAME).exists() or trained:  # trained: checkpoint lost
+                    state = load_checkpoint(run_dir / CHECKPOINT_NAME)
+                elif ctx.is_main:
+                    print(f"maskproof train: {run_dir} has a config but no checkpoint (stopped "
+                          "before its first one); starting it again from step 0",
+                          file=sys.stderr)
+            elif run_dir is not None:
+                if run_dir.is_dir():
+                    check_unlocked(run_dir, "--out")
+                if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+                    raise UserError(f"--out {run_dir}: exists and is not empty; pick a new "
+                                    "folder or continue it with --resume")
+            device_kind = distributed.resolve_device(device or config.device, ctx)
+            distributed.start(ctx, device_kind)
+            try:
+                setup = _prepare(config, device_kind, ctx)
+                if state is not None:
+                    assert run_dir is not None
+                    _restore(setup, state, run_dir / CHECKPOINT_NAME)
+                return _run(setup, run_dir, created=resume is None, fresh=state is None,
+                            quiet=quiet, checks=checks, stack=stack)
+            finally:
+                distributed.stop(ctx)
+        except RunStopped:
+            raise
+        except KeyboardInterrupt as stop:  # before the run folder was touched
+            resumable = resume is not None
+            raise RunStopped(_signal_name(stop), str(run_dir) if resumable else None,
+                             None) from None
+    raise AssertionError("unreachable")  # pragma: no cover - mypy: ExitStack may swallow
 
 
-def _run(setup: _Setup, run_dir: Path, created: bool, quiet: bool,
-         checks: tuple[StepCheck, ...]) -> RunResult:
+def _signal_name(stop: KeyboardInterrupt) -> str:
+    return "SIGTERM" if isinstance(stop, Terminated) else "SIGINT"
+
+
+def _run(setup: _Setup, run_dir: Path | None, created: bool, fresh: bool, quiet: bool,
+         checks: tuple[StepCheck, ...], stack: contextlib.ExitStack) -> RunResult:
+    """Train in ``run_dir`` (a new folder if ``created``; ``None``: claim the default name).
+
+    ``fresh``: start at step 0 with a step-0 checkpoint (a new run, or a resumed folder that was
+    stopped before its first checkpoint).
+    """
     main = setup.ctx.is_main
     made_dir = False
-    if main and created:
+    if run_dir is None:
+        run_dir = claim_default_run_dir(setup.config.task) if main \
+            else default_run_dir(setup.config.task)
+        made_dir = main
+        if main:
+            stack.enter_context(RunLock(run_dir, "--out"))
+    elif main and created:
         made_dir = not run_dir.exists()
         run_dir.mkdir(parents=True, exist_ok=True)
+        stack.enter_context(RunLock(run_dir, "--out"))
+        if any(path.name != LOCK_NAME for path in run_dir.iterdir()):  # filled meanwhile
+            raise UserError(f"--out {run_dir}: exists and is not empty; pick a new folder or "
+                            "continue it with --resume")
+    if main:
+        remove_stale_temporaries(run_dir)
     trainer = _Trainer(setup, run_dir, quiet, checks)
     try:
         with _open_run_files(setup, run_dir, created, trainer) as handle:
             start_step = setup.step
             started = time.perf_counter()
-            if created:
+            if fresh:
                 trainer.save()  # step 0: there is always a good checkpoint to fall back to
             else:
                 trainer.last_checkpoint = setup.step
             final_loss = trainer.run(handle)
             seconds = time.perf_counter() - started
-    except BaseException:
-        if made_dir and trainer.last_checkpoint < 0:
+        distributed.barrier(setup.ctx)
+        if main:
+            _finish(trainer, final_loss, seconds, setup.step - start_step)
+    except BaseException as error:
+        removed = made_dir and trainer.last_checkpoint < 0
+        if removed:
             shutil.rmtree(run_dir, ignore_errors=True)
+        if isinstance(error, KeyboardInterrupt) and not isinstance(error, RunStopped):
+            checkpoint = trainer.last_checkpoint if trainer.last_checkpoint >= 0 else None
+            raise RunStopped(_signal_name(error), None if removed else str(run_dir),
+                             checkpoint) from None
         raise
-    distributed.barrier(setup.ctx)
-    if main:
-        _finish(trainer, final_loss, seconds, setup.step - start_step)
     return RunResult(run_dir, setup.step, final_loss, trainer.metrics, is_main=main)
 
 
@@ -475,7 +623,7 @@ def _open_run_files(setup: _Setup, run_dir: Path, created: bool,
             "data": setup.data.source, "world_size": setup.ctx.world_size,
             "torch": torch.__version__,
         })
-    else:
+    else:  # a resumed run, from its checkpoint's step (0 for one stopped before the first)
         trainer.metrics = _trim_metrics(metrics_path, setup.step)
     with metrics_path.open("a", encoding="utf-8") as handle:
         yield handle

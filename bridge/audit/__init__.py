@@ -33,9 +33,28 @@ FixedTensorsCapability      ``fixed_tensors(seed)`` -> tensors with documented v
 ==========================  ===============================================================
 
 Masks are ``[B, N]`` with 1 = masked (removed from the encoder, scored by the loss); adapters of
-implementations with the opposite convention convert. ``examples/third_party_adapter.py`` wraps a
-third-party-style MAE in under 40 lines; ``bridge.audit.reference`` is the adapter of maskproof's
-own runtime, which passes every contract.
+implementations with the opposite convention convert.
+
+Declared conventions (optional attributes; each is checked exactly as declared, never loosened):
+
+* ``keep_count_convention`` on the adapter, for ``masking.keep_count``: ``"keep_floor"``
+  (default) keeps ``floor(N(1 - r))`` tokens a sample and masks the rest (the MAE code's
+  ``len_keep = int(L * (1 - mask_ratio))``, read exactly); ``"mask_floor"`` masks
+  ``floor(N r)`` and keeps the rest (``num_masked = int(ratio * N)``, lucidrains/vit-pytorch).
+  ``r`` is read exactly as the decimal its float stands for (``0.8`` is 4/5), so a count that
+  binary floating point makes one short fails under either convention.
+* ``ema_horizon`` on the JEPA trainer: ``jepa.ema_law`` checks steps ``0 .. ema_horizon`` only;
+  past the documented horizon a schedule may clamp or stop.
+* parameters with ``requires_grad=False`` (a fixed sin-cos table registered as a frozen
+  ``nn.Parameter``) are outside ``jepa.optimizer_coverage``: only trainable parameters must be
+  optimized and move in a step.
+
+Loss bounds take their precision from the loss's inputs and the operations; a loss returned in
+a lower-precision dtype (bf16) adds one final rounding. A draw whose derived bound is vacuous is
+*not checkable* and is skipped, never reported as a failure.
+
+``examples/third_party_adapter.py`` wraps a third-party-style MAE in under 40 lines;
+``bridge.audit.reference`` is the adapter of maskproof's own runtime, which passes every contract.
 
 Modules: ``protocols`` (capabilities), ``contract`` (what a contract is), ``contracts_*`` (the
 catalogue, by area), ``catalogue`` (all of them), ``runner`` (loading and Hypothesis), ``report``

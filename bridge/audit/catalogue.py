@@ -22,3 +22,20 @@ CATALOGUE: tuple[Contract, ...] = (
 )
 
 BY_ID: dict[str, Contract] = {contract.id: contract for contract in CATALOGUE}
+
+
+def markdown_table() -> str:
+    """The README's contract table, one row per contract in report order."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    rows = ["| contract | property | Lean theorem / source | bug family |",
+            "| --- | --- | --- | --- |"]
+    rows += [f"| `{c.id}` | {cell(c.statement)} | {cell(c.source)} | {cell(c.family)} |"
+             for c in CATALOGUE]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

@@ -9,6 +9,8 @@ or to a temporary folder, never to ``.hypothesis/`` in the current directory.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 from pathlib import Path
 
 
@@ -30,6 +32,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
     parser.add_argument("--contract", action="append", metavar="ID",
                         help="run only this contract (repeatable)")
+    parser.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                        help="limit for loading the adapter and for each contract, shrinking "
+                             "included; past it the contract is reported 'did not terminate' "
+                             "with the line it was running (default 300; 0: no limit)")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--quiet", action="store_true",
+                        help="print only the summary line (the reports are written as usual)")
+    output.add_argument("--json", action="store_true",
+                        help="print audit.json's content on stdout instead of the lines")
     add_hypothesis_db_argument(parser)
     parser.set_defaults(func=run)
 
@@ -53,30 +64,45 @@ def check_common(examples: int, seed: int) -> None:
         raise ValueError(f"--seed must be a non-negative integer, got {seed}")
 
 
+def check_timeout(seconds: float) -> float | None:
+    """``--timeout`` as the runner takes it (``None``: no limit)."""
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"--timeout must be a non-negative number of seconds, got {seconds}")
+    return None if seconds == 0 else seconds
+
+
 def run(args: argparse.Namespace) -> int:
     from maskproof.bridge.audit.catalogue import BY_ID
-    from maskproof.bridge.audit.report import write_report
-    from maskproof.bridge.audit.runner import FAILS, audit, load_target
+    from maskproof.bridge.audit.report import check_writable, to_json, write_report
+    from maskproof.bridge.audit.runner import ContractResult, audit, load_target
     from maskproof.bridge.hypothesis_storage import example_database, hypothesis_storage
 
     check_common(args.examples, args.seed)
+    timeout = check_timeout(args.timeout)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a directory")
+    check_writable(out)  # before anything runs: a refused --out costs no audit
     only: list[str] | None = args.contract
     unknown = sorted(set(only or ()) - set(BY_ID))
     if unknown:
         raise ValueError(f"unknown contract id(s) {unknown}; known: {sorted(BY_ID)}")
     storage = hypothesis_db(args)
-    adapter = load_target(args.target)
+    adapter = load_target(args.target, timeout)
+    stream = not (args.quiet or args.json)
+
+    def show(r: ContractResult) -> None:
+        if stream:
+            detail = f"  {r.detail}" if r.status in ("fails", "did not terminate") else ""
+            print(f"{r.status:>17}  {r.contract.id}{detail}", flush=True)
+
     with hypothesis_storage(storage):
         result = audit(adapter, args.target, args.examples, args.seed, only,
-                       database=example_database(storage))
-    for r in result.results:
-        detail = f"  {r.detail}" if r.status == FAILS else ""
-        print(f"{r.status:>14}  {r.contract.id}{detail}")
+                       database=example_database(storage), timeout=timeout, on_result=show)
     md_path, json_path = write_report(result, out)
+    if args.json:
+        print(json.dumps(to_json(result), indent=2))
+        return 1 if result.failed else 0
     counts = result.counts()
-    print(f"{counts['holds']} hold, {counts['fails']} fail, {counts['not applicable']} not "
-          f"applicable; wrote {md_path} and {json_path}")
+    print(f"{counts['holds']} hold, {counts['fails']} fail, {counts['did not terminate']} did "
+          f"not terminate, {counts['not applicable']} not applicable; wrote {md_path} and "
+          f"{json_path}")
     return 1 if result.failed else 0

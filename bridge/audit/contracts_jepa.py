@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
+from hypothesis import note, reject
 from hypothesis import strategies as st
 
 from maskproof.bridge import exact_loss
@@ -12,6 +15,7 @@ from maskproof.bridge.audit.protocols import (
     JEPATrainer,
     JEPATrainingCapability,
 )
+from maskproof.bridge.rounding import VacuousBoundError
 
 OVERLAP = "context/target overlap and empty sets"
 
@@ -148,11 +152,15 @@ def _params(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def check_ema_law(adapter: JEPATrainingCapability, draws: Draws) -> None:
+    """Steps ``0 … ema_horizon`` only: the documented schedule ends at the horizon (momentum
+    ``ema_end`` there), and past it an implementation may clamp, stop updating or stop its
+    scheduler (the official I-JEPA momentum generator is exhausted); nothing is documented."""
     trainer, images, contexts, targets, _ = _trainer(adapter, draws)
     horizon = trainer.ema_horizon
-    start = draws.draw("first_step", st.sampled_from((0, 1, horizon // 2, horizon - 1, horizon,
-                                                      horizon + 3)))
-    for step in range(start, start + draws.draw("steps", st.integers(1, 3))):
+    require(horizon >= 1, f"ema_horizon must be at least 1, got {horizon!r}")
+    end = math.floor(horizon)  # the last documented step
+    start = draws.draw("first_step", st.sampled_from(sorted({0, 1, end // 2, end - 1, end})))
+    for step in range(start, min(start + draws.draw("steps", st.integers(1, 3)), end + 1)):
         before = _params(trainer.target_encoder)
         trainer.train_step(images, contexts, targets, step)
         online = _params(trainer.context_encoder)
@@ -173,10 +181,20 @@ def check_ema_law(adapter: JEPATrainingCapability, draws: Draws) -> None:
 
 
 def check_optimizer_coverage(adapter: JEPATrainingCapability, draws: Draws) -> None:
+    """Every **trainable** (``requires_grad``) context-encoder and predictor parameter is in the
+    optimizer and changes in one step; a parameter with ``requires_grad=False`` (a fixed sin-cos
+    table registered as a frozen ``nn.Parameter``) is neither required nor expected to move.
+    Each of the two modules must still have a trainable parameter: freezing a whole module is
+    the same bug as leaving it out of the optimizer."""
     trainer, images, contexts, targets, _ = _trainer(adapter, draws)
     in_optimizer = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
-    online = {f"context_encoder.{n}": p for n, p in trainer.context_encoder.named_parameters()}
-    online.update({f"predictor.{n}": p for n, p in trainer.predictor.named_parameters()})
+    online: dict[str, torch.Tensor] = {}
+    for prefix, module in (("context_encoder", trainer.context_encoder),
+                           ("predictor", trainer.predictor)):
+        trainable = {f"{prefix}.{n}": p for n, p in module.named_parameters() if p.requires_grad}
+        require(bool(trainable), f"the {prefix} has no trainable parameter (every parameter has "
+                                 f"requires_grad=False)")
+        online.update(trainable)
     missing = [name for name, p in online.items() if id(p) not in in_optimizer]
     require(not missing, f"trainable parameters in no optimizer group: {missing[:4]}"
                          f"{' …' if len(missing) > 4 else ''}")
@@ -209,7 +227,11 @@ def check_loss_equals_spec(adapter: JEPATrainingCapability, draws: Draws) -> Non
     index, valid = padded_targets(targets)
     _valid_rows(out.pred, valid, "pred")
     _valid_rows(out.target, valid, "target")
-    check = exact_loss.check_ijepa(out.pred, out.target, index, valid, out.loss.reshape(()))
+    try:
+        check = exact_loss.check_ijepa(out.pred, out.target, index, valid, out.loss.reshape(()))
+    except VacuousBoundError as error:  # not checkable: another draw, never a failure
+        note(f"not checkable: {error}")
+        reject()
     require(check.holds, f"{check.describe()}; target blocks per sample "
                          f"{[len(block) for block in targets[0]]} tokens")
 
@@ -242,13 +264,13 @@ CONTRACTS = (
              "stop-gradient", check_no_target_gradient, weight=0.2),
     Contract("jepa.ema_law",
              "after each step, target = m·target + (1-m)·online exactly once for every "
-             "parameter, m on the documented linear schedule",
+             "parameter, m on the documented linear schedule (steps 0..ema_horizon)",
              (JEPATrainingCapability,),
              "I-JEPA paper: EMA target encoder, momentum 0.996 -> 1.0 linearly",
              "EMA law", check_ema_law, weight=0.2),
     Contract("jepa.optimizer_coverage",
-             "optimizer = every context-encoder and predictor parameter, no target-encoder "
-             "one; one step changes all of them",
+             "optimizer = every trainable (requires_grad) context-encoder and predictor "
+             "parameter, no target-encoder one; one step changes all of them",
              (JEPATrainingCapability,),
              "I-JEPA paper: context encoder and predictor are trained by gradient",
              "optimizer coverage", check_optimizer_coverage, weight=0.2),

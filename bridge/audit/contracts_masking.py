@@ -9,7 +9,13 @@ import torch
 from hypothesis import strategies as st
 
 from maskproof.bridge.audit.contract import Contract, Draws, generator, randn, require
-from maskproof.bridge.audit.protocols import PatchifyCapability, RandomMaskingCapability
+from maskproof.bridge.audit.protocols import (
+    KEEP_COUNT_CONVENTIONS,
+    KEEP_FLOOR,
+    MASK_FLOOR,
+    PatchifyCapability,
+    RandomMaskingCapability,
+)
 
 #: Ratios as written in configs; most make ``r·N`` a non-integer on most grids.
 RATIOS = ("0.75", "0.8", "0.6", "0.9", "0.5", "0.3", "0.1", "0.25", "0.7", "0.4", "0.15")
@@ -35,9 +41,34 @@ def _masking_example(adapter: RandomMaskingCapability, draws: Draws, min_batch: 
     return x, ratio, seed, tuple(out)
 
 
-def expected_masked(tokens: int, ratio: str) -> int:
-    """The MAE rule, exactly: ``N − ⌊N·(1 − r)⌋`` masked, with ``r`` read as written."""
-    return tokens - math.floor(tokens * (1 - Fraction(ratio)))
+def ratio_value(ratio: float | str) -> Fraction:
+    """``r`` exactly, as the decimal the float the adapter receives stands for (its shortest
+    ``repr``, the ratio as written: ``0.8`` is ``4/5``, not the binary64 value below it)."""
+    return Fraction(repr(float(ratio)))
+
+
+def expected_masked(tokens: int, ratio: float | str, convention: str = KEEP_FLOOR) -> int:
+    """The masked count per sample under ``convention``, exactly: ``N − ⌊N·(1 − r)⌋``
+    (``keep_floor``, the MAE code) or ``⌊N·r⌋`` (``mask_floor``)."""
+    r = ratio_value(ratio)
+    if convention == KEEP_FLOOR:
+        return tokens - math.floor(tokens * (1 - r))
+    if convention == MASK_FLOOR:
+        return math.floor(tokens * r)
+    raise ValueError(f"unknown keep_count_convention {convention!r}; expected one of "
+                     f"{', '.join(KEEP_COUNT_CONVENTIONS)}")
+
+
+_RULES = {KEEP_FLOOR: "N - floor(N(1-r))", MASK_FLOOR: "floor(N r)"}
+
+
+def keep_count_convention(adapter: object) -> str:
+    """The adapter's declared ``keep_count_convention`` (default ``keep_floor``)."""
+    convention = getattr(adapter, "keep_count_convention", KEEP_FLOOR)
+    require(convention in KEEP_COUNT_CONVENTIONS,
+            f"unknown keep_count_convention {convention!r}; expected one of "
+            f"{', '.join(map(repr, KEEP_COUNT_CONVENTIONS))}")
+    return str(convention)
 
 
 def _binary_mask(mask: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -49,6 +80,7 @@ def _binary_mask(mask: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
 
 
 def check_keep_count(adapter: RandomMaskingCapability, draws: Draws) -> None:
+    convention = keep_count_convention(adapter)
     batch = draws.draw("batch", st.integers(1, 4))
     tokens = draws.draw("tokens", TOKENS)
     seed = draws.seed()
@@ -56,11 +88,11 @@ def check_keep_count(adapter: RandomMaskingCapability, draws: Draws) -> None:
     draws.size = x.numel()
     for ratio in RATIOS:  # every ratio on each drawn grid: a knob that does nothing shows at once
         kept, mask, _ = adapter.random_masking(x, float(ratio), generator(seed))
-        want = expected_masked(tokens, ratio)
+        want = expected_masked(tokens, ratio, convention)
         masked = _binary_mask(mask, (batch, tokens)).sum(dim=1).tolist()
         require(all(m == want for m in masked),
                 f"N={tokens}, r={ratio}: masked counts per sample {masked}, expected {want} "
-                f"(= N - floor(N(1-r)))")
+                f"(= {_RULES[convention]}, keep_count_convention {convention!r})")
         require(tuple(kept.shape) == (batch, tokens - want, x.shape[2]),
                 f"N={tokens}, r={ratio}: x_kept has shape {list(kept.shape)}, expected "
                 f"{[batch, tokens - want, 3]}")
@@ -164,7 +196,8 @@ def check_patch_content(adapter: PatchifyCapability, draws: Draws) -> None:
 
 CONTRACTS = (
     Contract("masking.keep_count",
-             "per sample exactly N - floor(N(1-r)) distinct tokens are masked, r read exactly",
+             "per sample exactly N - floor(N(1-r)) distinct tokens are masked (or floor(N r) "
+             "where the adapter declares keep_count_convention = 'mask_floor'), r read exactly",
              (RandomMaskingCapability,),
              "MAE paper (He et al. 2022) mask ratio r; its code keeps floor(N(1-r)) tokens a "
              "sample", RATIO_FAMILY, check_keep_count),

@@ -22,10 +22,27 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
+#: ``keep_count_convention = "keep_floor"`` (the default): keep ``⌊N·(1 − r)⌋`` tokens a sample
+#: and mask the rest, the MAE paper's code (``len_keep = int(L * (1 - mask_ratio))``, read
+#: exactly).
+KEEP_FLOOR = "keep_floor"
+#: ``keep_count_convention = "mask_floor"``: mask ``⌊N·r⌋`` tokens a sample and keep the rest
+#: (``num_masked = int(masking_ratio * num_patches)``, as in lucidrains/vit-pytorch's MAE).
+MASK_FLOOR = "mask_floor"
+#: The conventions an adapter may declare, with the masked count each one means.
+KEEP_COUNT_CONVENTIONS: tuple[str, ...] = (KEEP_FLOOR, MASK_FLOOR)
+
 
 @runtime_checkable
 class RandomMaskingCapability(Protocol):
-    """MAE random masking of tokens ``x [B, N, D]``."""
+    """MAE random masking of tokens ``x [B, N, D]``.
+
+    An implementation that rounds the ratio the other way declares it with an optional attribute
+    ``keep_count_convention``: ``"keep_floor"`` (default; keep ``⌊N(1 − r)⌋``) or
+    ``"mask_floor"`` (mask ``⌊N·r⌋``). ``masking.keep_count`` checks the declared one exactly,
+    with ``r`` read exactly as the decimal the float stands for (its shortest ``repr``: ``0.8``
+    is ``4/5``), so a binary-float count that falls one short fails under either.
+    """
 
     def random_masking(self, x: Tensor, mask_ratio: float,
                        generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:

@@ -29,6 +29,7 @@ import pytest
 
 EXAMPLES_DEFAULT = 40
 SEED_DEFAULT = 0
+TIMEOUT_DEFAULT = 300.0  # seconds per contract, as `maskproof audit --timeout`
 
 
 class ContractFailure(AssertionError):
@@ -85,14 +86,23 @@ def _adapter(target: str) -> object:
         raise pytest.UsageError(f"maskproof adapter: {error}") from None
 
 
-def run_one(target: str, contract_id: str, examples: int, seed: int) -> None:
-    """Run one contract on the adapter ``target``: pass, skip (not applicable) or fail."""
+def run_one(target: str, contract_id: str, examples: int, seed: int,
+            timeout: float | None = TIMEOUT_DEFAULT) -> None:
+    """Run one contract on the adapter ``target``: pass, skip (not applicable) or fail (a
+    contract that did not terminate within ``timeout`` seconds fails too)."""
     from maskproof.bridge.audit.catalogue import BY_ID
-    from maskproof.bridge.audit.runner import FAILS, NOT_APPLICABLE, run_contract
+    from maskproof.bridge.audit.runner import (
+        DID_NOT_TERMINATE,
+        FAILS,
+        NOT_APPLICABLE,
+        run_contract,
+    )
 
-    result = run_contract(BY_ID[contract_id], _adapter(target), examples, seed)
+    result = run_contract(BY_ID[contract_id], _adapter(target), examples, seed, timeout=timeout)
     if result.status == NOT_APPLICABLE:
         pytest.skip(f"{contract_id} not applicable: {result.detail}")
+    if result.status == DID_NOT_TERMINATE:
+        raise ContractFailure(f"{contract_id} on {target}: {result.detail}")
     if result.status == FAILS:
         shown = ", ".join(f"{k}={v!r}" for k, v in result.counterexample.items())
         raise ContractFailure(f"{contract_id} fails on {target}: {result.detail}"
@@ -119,6 +129,14 @@ def _examples(config: pytest.Config | None, given: int | None) -> int:
     if chosen < 1:
         raise pytest.UsageError(f"--maskproof-examples must be a positive integer, got {chosen}")
     return chosen
+
+
+def _timeout(config: pytest.Config | None) -> float | None:
+    value = config.getoption("maskproof_timeout") if config is not None else None
+    seconds = TIMEOUT_DEFAULT if value is None else float(value)
+    if not seconds >= 0:
+        raise pytest.UsageError(f"--maskproof-timeout must be >= 0 seconds, got {seconds}")
+    return None if seconds == 0 else seconds
 
 
 def _xfail_mark(known: KnownFailure | None) -> list[pytest.MarkDecorator]:
@@ -148,7 +166,8 @@ def contract_tests(target: str, *, xfail: str | Path | None = None,
     def test_contract(maskproof_contract: str, request: pytest.FixtureRequest) -> None:
         config = request.config
         chosen_seed = _hypothesis_seed(config) if seed is None else seed
-        run_one(target, maskproof_contract, _examples(config, examples), chosen_seed)
+        run_one(target, maskproof_contract, _examples(config, examples), chosen_seed,
+                _timeout(config))
 
     test_contract.__doc__ = f"maskproof's audit contracts on {target}"
     return test_contract
@@ -170,7 +189,7 @@ class ContractItem(pytest.Item):
 
     def runtest(self) -> None:
         run_one(self.target, self.contract_id, _examples(self.config, None),
-                _hypothesis_seed(self.config))
+                _hypothesis_seed(self.config), _timeout(self.config))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:
@@ -191,6 +210,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "as strict xfails")
     group.addoption("--maskproof-examples", type=int, default=None, metavar="N",
                     help=f"Hypothesis examples per contract (default {EXAMPLES_DEFAULT})")
+    group.addoption("--maskproof-timeout", type=float, default=None, metavar="SECONDS",
+                    help=f"limit per contract; past it the test fails as 'did not terminate' "
+                         f"(default {TIMEOUT_DEFAULT:g}; 0: none)")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect, so they apply to these items too

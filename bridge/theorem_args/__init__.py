@@ -3,7 +3,9 @@
 Each module here mirrors one module of ``spec.theorems`` and registers, with ``@arguments_for``,
 a strategy producing keyword arguments that satisfy the theorem's hypotheses. Strategies reach the
 degenerate cases on purpose (``n = 0``, empty lists, duplicated indices, ``period = 0``, offsets
-past the period, sizes not divisible by the patch, NaN and ±0.0).
+past the period, sizes not divisible by the patch, NaN and ±0.0). A check refuses an input that
+breaks a hypothesis with ``HypothesisNotMet`` (``spec.registry``), so a strategy that strays
+outside them fails the theorem's test instead of passing silently.
 """
 
 from __future__ import annotations

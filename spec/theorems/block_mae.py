@@ -20,8 +20,8 @@ from maskproof.spec.block_mask import Policy
 from maskproof.spec.lean import require_fin, require_nat
 from maskproof.spec.mae import mae_loss
 from maskproof.spec.predictive_view import predictive_view_objective
-from maskproof.spec.registry import theorem
-from maskproof.spec.tensor import Matrix, TensorLike, require_matrix
+from maskproof.spec.registry import require_hypothesis, theorem
+from maskproof.spec.tensor import Matrix, TensorLike, require_matrix, require_shape, shape_size
 
 CALLABLES = ("IEEE float tensors and a callable Float → Float → Nat loss: neither is explored "
              "symbolically by CrossHair")
@@ -35,7 +35,11 @@ def BlockMAE_Proof_row_predictive_objective_eq_mae_loss(
     """Hypothesis ``reconstructionWidth ≤ dataShape.size``; ``predictiveViewObjective
     (rowPredictiveContract … x prediction row loss) = maeLoss (Internal.hiddenReconstructionIndices
     …) (fun j => (Internal.sample [batch] … x).target[row][j]) (fun j => prediction[row][j])
-    loss``."""
+    loss``.
+
+    pre: reconstruction_width <= shape_size(data_shape)
+        # hReconstruction : reconstructionWidth ≤ dataShape.size
+    """
     decl = "BlockMAE.Proof.row_predictive_objective_eq_mae_loss"
     # The check reads its own arguments before any mirror does, so a value outside the theorem's
     # hypotheses is reported against the theorem (tests/spec/test_theorem_guards.py).
@@ -43,6 +47,9 @@ def BlockMAE_Proof_row_predictive_objective_eq_mae_loss(
     require_nat(reconstruction_width, decl, "reconstructionWidth")
     predictions = require_matrix(prediction, batch, reconstruction_width, decl, "prediction")
     checked_row = require_fin(row, batch, decl, "row")
+    size = shape_size(require_shape(data_shape, decl, "dataShape"))
+    require_hypothesis(reconstruction_width <= size, decl, "hReconstruction",
+                       "reconstructionWidth ≤ dataShape.size", reconstruction_width)
     contract = row_predictive_contract(data_shape, batch, reconstruction_width, blocks, period,
                                        offset, x, prediction, row, loss)
     idxs = internal_hidden_reconstruction_indices(data_shape, reconstruction_width, blocks,

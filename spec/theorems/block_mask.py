@@ -6,6 +6,10 @@ values compare with ``spec.tensor.option_float_eq`` (``none`` only equals ``none
 pattern). The tensors are IEEE floats, which CrossHair cannot explore, so these checks are
 exercised by Hypothesis only (``bridge.theorem_args.block_mask``), which reaches out-of-range
 coordinates, rank mismatches, ``some 0`` policies and ``period = 0``.
+
+``hidden_scalar_eq_zero`` and ``visible_scalar_eq_input`` have hypotheses ``hValue`` (the source
+holds ``value`` at the coordinate) and ``hHidden``/``hVisible``; each is a tagged ``pre:`` line
+that the check tests itself (``HypothesisNotMet``), after the arguments' types.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from maskproof.spec.block_mask import Policy, apply, block_hidden, hidden, internal_apply
-from maskproof.spec.registry import theorem
+from maskproof.spec.lean import require_float
+from maskproof.spec.registry import require_hypothesis, theorem
 from maskproof.spec.tensor import (
+    Shape,
+    Tensor,
     TensorLike,
     get_spec,
     option_float_eq,
@@ -30,6 +37,29 @@ def _masked_value(value: float | None, is_hidden: bool) -> float | None:
     if value is None:
         return None
     return 0.0 if is_hidden else value
+
+
+def _holds_value(shape: Sequence[int], x: TensorLike, coordinate: Sequence[int],
+                 value: float) -> bool:
+    # `Spec.getSpec x coordinate = some value`, Float equality as bit patterns.
+    checked_shape = require_shape(shape, "Spec.getSpec", "shape")
+    source = require_tensor(x, checked_shape, "Spec.getSpec", "x")
+    return option_float_eq(get_spec(source, checked_shape, coordinate), value)
+
+
+def _require_scalar_args(shape: Sequence[int], x: TensorLike, value: float,
+                         declaration: str) -> tuple[Shape, Tensor]:
+    # The binders `shape`, `x` and `value : Float`, before any hypothesis is read.
+    checked_shape = require_shape(shape, declaration, "shape")
+    source = require_tensor(x, checked_shape, declaration, "x")
+    require_float(value, declaration, "value")
+    return checked_shape, source
+
+
+def _require_value(shape: Shape, x: Tensor, coordinate: Sequence[int], value: float,
+                   declaration: str) -> None:
+    require_hypothesis(option_float_eq(get_spec(x, shape, coordinate), value), declaration,
+                       "hValue", "Spec.getSpec x coordinate = some value", (coordinate, value))
 
 
 @theorem("BlockMask.Internal.apply_scalar_at", crosshair=FLOATS)
@@ -71,10 +101,20 @@ def BlockMask_hidden_scalar_eq_zero(shape: Sequence[int], blocks: Sequence[Polic
                                     offset: int, x: TensorLike, coordinate: Sequence[int],
                                     value: float) -> bool:
     """Hypotheses ``getSpec x coordinate = some value`` and ``hidden … coordinate = true``; then
-    ``getSpec (apply x blocks period offset) coordinate = some 0.0``."""
+    ``getSpec (apply x blocks period offset) coordinate = some 0.0``.
+
+    pre: _holds_value(shape, x, coordinate, value)
+        # hValue : Spec.getSpec x coordinate = some value
+    pre: hidden(shape, blocks, period, offset, coordinate)
+        # hHidden : hidden blocks period offset coordinate = true
+    """
     decl = "BlockMask.hidden_scalar_eq_zero"
-    checked_shape = require_shape(shape, decl, "shape")
-    masked = apply(checked_shape, x, blocks, period, offset)
+    checked_shape, source = _require_scalar_args(shape, x, value, decl)
+    masked = apply(checked_shape, source, blocks, period, offset)
+    is_hidden = hidden(checked_shape, blocks, period, offset, coordinate)  # checks the coordinate
+    _require_value(checked_shape, source, coordinate, value, decl)
+    require_hypothesis(is_hidden, decl, "hHidden", "hidden blocks period offset coordinate = true",
+                       coordinate)
     return option_float_eq(get_spec(masked, checked_shape, coordinate), 0.0)
 
 
@@ -83,8 +123,18 @@ def BlockMask_visible_scalar_eq_input(shape: Sequence[int], blocks: Sequence[Pol
                                       period: int, offset: int, x: TensorLike,
                                       coordinate: Sequence[int], value: float) -> bool:
     """Hypotheses ``getSpec x coordinate = some value`` and ``hidden … coordinate = false``; then
-    ``getSpec (apply x blocks period offset) coordinate = some value``."""
+    ``getSpec (apply x blocks period offset) coordinate = some value``.
+
+    pre: _holds_value(shape, x, coordinate, value)
+        # hValue : Spec.getSpec x coordinate = some value
+    pre: not hidden(shape, blocks, period, offset, coordinate)
+        # hVisible : hidden blocks period offset coordinate = false
+    """
     decl = "BlockMask.visible_scalar_eq_input"
-    checked_shape = require_shape(shape, decl, "shape")
-    masked = apply(checked_shape, x, blocks, period, offset)
+    checked_shape, source = _require_scalar_args(shape, x, value, decl)
+    masked = apply(checked_shape, source, blocks, period, offset)
+    is_hidden = hidden(checked_shape, blocks, period, offset, coordinate)  # checks the coordinate
+    _require_value(checked_shape, source, coordinate, value, decl)
+    require_hypothesis(not is_hidden, decl, "hVisible",
+                       "hidden blocks period offset coordinate = false", coordinate)
     return option_float_eq(get_spec(masked, checked_shape, coordinate), value)

@@ -17,7 +17,7 @@ from maskproof.spec.finite_functions import (  # noqa: F401
     table_function2,
 )
 from maskproof.spec.jepa import jepa_loss
-from maskproof.spec.registry import theorem
+from maskproof.spec.registry import require_hypothesis, theorem
 
 
 def predictor_function(predict: list[list[int]]) -> Callable[[int, int], int]:
@@ -97,9 +97,12 @@ def jepaLoss_target_ext(n: int, idxs: list[int], context: int, target1: list[int
     pre: is_nat_matrix(rep_loss)
     pre: is_fin_table(target1, n, len(rep_loss)) and is_fin_table(target2, n, len(rep_loss))
     pre: is_predictor_table(predict, context, n, columns(rep_loss))
-    pre: all(target1[i] == target2[i] for i in idxs)
+    pre: all(target1[i] == target2[i] for i in idxs)  # h : ∀ i ∈ idxs, target₁ i = target₂ i
     post: __return__
     """
     p, r = predictor_function(predict), rep_loss_function(rep_loss)
-    return (jepa_loss(n, idxs, context, target1, p, r)
-            == jepa_loss(n, idxs, context, target2, p, r))
+    loss1 = jepa_loss(n, idxs, context, target1, p, r)  # checks the tables before the hypothesis
+    loss2 = jepa_loss(n, idxs, context, target2, p, r)
+    require_hypothesis(all(target1[i] == target2[i] for i in idxs), "jepaLoss_target_ext", "h",
+                       "∀ i ∈ idxs, target₁ i = target₂ i", (idxs, target1, target2))
+    return loss1 == loss2

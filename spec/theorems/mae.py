@@ -18,7 +18,7 @@ from maskproof.spec.finite_functions import (  # noqa: F401
     table_function2,
 )
 from maskproof.spec.mae import exact_reconstruction, mae_loss, reconstruct
-from maskproof.spec.registry import theorem
+from maskproof.spec.registry import require_hypothesis, theorem
 
 
 def patch_loss_function(patch_loss: list[list[int]]) -> Callable[[int, int], int]:
@@ -83,9 +83,14 @@ def maeLoss_eq_zero_of_patch_losses_zero(n: int, idxs: list[int], target: list[i
     pre: is_fin_table(target, n, len(patch_loss))
     pre: is_fin_table(pred, n, columns(patch_loss))
     pre: all(patch_loss[target[i]][pred[i]] == 0 for i in idxs)
+        # h : ∀ i ∈ idxs, patchLoss (target i) (pred i) = 0
     post: __return__
     """
-    return mae_loss(n, idxs, target, pred, patch_loss_function(patch_loss)) == 0
+    total = mae_loss(n, idxs, target, pred, patch_loss_function(patch_loss))  # checks the tables
+    require_hypothesis(all(patch_loss[target[i]][pred[i]] == 0 for i in idxs),
+                       "maeLoss_eq_zero_of_patch_losses_zero", "h",
+                       "∀ i ∈ idxs, patchLoss (target i) (pred i) = 0", (idxs, target, pred))
+    return total == 0
 
 
 @theorem("exactReconstruction_identity")

@@ -2,14 +2,16 @@
 
 Each check takes the theorem's universally quantified variables, with ``perPatchLoss`` as a
 length-``n`` table of naturals so that CrossHair can explore it, and returns whether the statement
-holds. Hypotheses appear as ``pre:`` conditions; ``post: __return__`` asks CrossHair to prove the
-statement for every input meeting them (within its bounds).
+holds. The binders' types appear as ``pre:`` conditions, and so do the hypotheses, each tagged with
+its Lean binder and also tested by the check (``HypothesisNotMet``, see ``spec.registry``);
+``post: __return__`` asks CrossHair to prove the statement for every input meeting them (within
+its bounds).
 """
 
 from __future__ import annotations
 
 from maskproof.spec.masking import all_mask, complement, empty_mask, masked_loss, selected
-from maskproof.spec.registry import theorem
+from maskproof.spec.registry import require_hypothesis, theorem
 
 
 @theorem("allMask_selected")
@@ -98,7 +100,10 @@ def maskedLoss_eq_zero_of_all_zero(n: int, idxs: list[int], losses: list[int]) -
     pre: n >= 0
     pre: all(0 <= j < n for j in idxs)
     pre: len(losses) == n and all(v >= 0 for v in losses)
-    pre: all(losses[j] == 0 for j in idxs)
+    pre: all(losses[j] == 0 for j in idxs)  # h : ∀ i ∈ idxs, perPatchLoss i = 0
     post: __return__
     """
-    return masked_loss(n, idxs, losses) == 0
+    total = masked_loss(n, idxs, losses)  # checks n, idxs and losses before the hypothesis
+    require_hypothesis(all(losses[j] == 0 for j in idxs), "maskedLoss_eq_zero_of_all_zero", "h",
+                       "∀ i ∈ idxs, perPatchLoss i = 0", (idxs, losses))
+    return total == 0

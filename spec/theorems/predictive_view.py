@@ -9,9 +9,11 @@ A contract is passed as finite tables so that CrossHair can explore it: ``Contex
 * ``distance``: ``r × q`` table of naturals; ``geometry_guard``: a natural.
 
 Every check builds the contract through the mirrors and computes both sides of the equation
-through them. The real-valued theorems (over ``ℝ``, mirrored by ``Fraction``) are outside what
-CrossHair explores: it does not search ``Fraction`` values symbolically (a deliberately false
-``Fraction`` property produced no counterexample), so those checks are Hypothesis-only.
+through them. A hypothesis is a ``pre:`` line tagged with its Lean binder (``# h : …``) and is
+also tested by the check, which raises ``HypothesisNotMet`` when it fails. The real-valued
+theorems (over ``ℝ``, mirrored by ``Fraction``) are outside what CrossHair explores: it does not
+search ``Fraction`` values symbolically (a deliberately false ``Fraction`` property produced no
+counterexample), so those checks are Hypothesis-only.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from maskproof.spec.real_geometry import (  # noqa: F401  (collapsed_rep: read b
     real_variance_floor_guard,
     sq_dist,
 )
-from maskproof.spec.registry import theorem
+from maskproof.spec.registry import require_hypothesis, theorem
 
 FRACTION_REASON = "real-valued (ℝ as Fraction): CrossHair does not search Fraction values"
 
@@ -108,11 +110,14 @@ def predictiveViewObjective_zero_geometry(n: int, idxs: list[int], context: int,
     """``c.geometryGuard = 0 → predictiveViewObjective c = predictiveLoss c``.
 
     pre: is_finite_contract(n, idxs, context, target, encoder, predict, distance, geometry_guard)
-    pre: geometry_guard == 0
+    pre: geometry_guard == 0  # h : contract.geometryGuard = 0
     post: __return__
     """
     c = finite_contract(n, idxs, context, target, encoder, predict, distance, geometry_guard)
-    return predictive_view_objective(c) == predictive_loss(c)
+    objective, loss = predictive_view_objective(c), predictive_loss(c)  # checks the contract
+    require_hypothesis(c.geometry_guard == 0, "predictiveViewObjective_zero_geometry", "h",
+                       "contract.geometryGuard = 0", c.geometry_guard)
+    return objective == loss
 
 
 @theorem("predictiveLoss_withGeometryGuard")
@@ -276,10 +281,16 @@ def predictiveViewObjective_with_barlow_guard(
 def vicreg_guard_variance_only_positive(mu: int, variance: int) -> bool:
     """``0 < mu → 0 < variance → 0 < VICRegGuard.value {λ:=0, μ:=mu, ν:=0, …, variance, …}``.
 
-    pre: mu > 0 and variance > 0
+    pre: mu >= 0 and variance >= 0
+    pre: mu > 0  # hμ : 0 < mu
+    pre: variance > 0  # hv : 0 < variance
     post: __return__
     """
-    return 0 < VICRegGuard(0, mu, 0, 0, variance, 0).value()
+    decl = "vicreg_guard_variance_only_positive"
+    value = VICRegGuard(0, mu, 0, 0, variance, 0).value()  # checks mu and variance
+    require_hypothesis(mu > 0, decl, "hμ", "0 < mu", mu)
+    require_hypothesis(variance > 0, decl, "hv", "0 < variance", variance)
+    return 0 < value
 
 
 @theorem("barlow_guard_identity_value_zero")
@@ -346,11 +357,14 @@ def graphAlignmentEnergy_eq_zero_of_collapsed(n: int, d: int, edges: list[tuple[
     pre: n >= 0 and d >= 0
     pre: all(0 <= a < n and 0 <= b < n for a, b in edges)
     pre: len(rep) == n and all(len(row) == d for row in rep)
-    pre: collapsed_rep(n, d, rep)
+    pre: collapsed_rep(n, d, rep)  # hcollapsed : CollapsedRep rep
     post: __return__
     """
     # crosshair: off
-    return graph_alignment_energy(SSLViewGraph(n, edges), d, rep) == 0
+    energy = graph_alignment_energy(SSLViewGraph(n, edges), d, rep)
+    require_hypothesis(collapsed_rep(n, d, rep), "graphAlignmentEnergy_eq_zero_of_collapsed",
+                       "hcollapsed", "CollapsedRep rep", rep)
+    return energy == 0
 
 
 @theorem("coordinateSpread_eq_zero_of_collapsed", crosshair=FRACTION_REASON)
@@ -360,33 +374,46 @@ def coordinateSpread_eq_zero_of_collapsed(n: int, d: int, rep: list[list[Fractio
 
     pre: n >= 0 and 0 <= j < d
     pre: len(rep) == n and all(len(row) == d for row in rep)
-    pre: collapsed_rep(n, d, rep)
+    pre: collapsed_rep(n, d, rep)  # hcollapsed : CollapsedRep rep
     post: __return__
     """
     # crosshair: off
-    return coordinate_spread(n, d, rep, j) == 0
+    spread = coordinate_spread(n, d, rep, j)
+    require_hypothesis(collapsed_rep(n, d, rep), "coordinateSpread_eq_zero_of_collapsed",
+                       "hcollapsed", "CollapsedRep rep", rep)
+    return spread == 0
 
 
 @theorem("realVarianceFloorGuard_zero_spread", crosshair=FRACTION_REASON)
 def realVarianceFloorGuard_zero_spread(d: int, gamma: Fraction) -> bool:
     """``0 ≤ gamma → realVarianceFloorGuard gamma (fun _ => 0) = d * gamma``.
 
-    pre: d >= 0 and gamma >= 0
+    pre: d >= 0
+    pre: gamma >= 0  # hgamma : 0 ≤ gamma
     post: __return__
     """
     # crosshair: off
-    return real_variance_floor_guard(d, gamma, [Fraction(0)] * d) == d * gamma
+    guard = real_variance_floor_guard(d, gamma, [Fraction(0)] * d)  # checks d and gamma
+    require_hypothesis(gamma >= 0, "realVarianceFloorGuard_zero_spread", "hgamma", "0 ≤ gamma",
+                       gamma)
+    return guard == d * gamma
 
 
 @theorem("realVarianceFloorGuard_zero_spread_positive", crosshair=FRACTION_REASON)
 def realVarianceFloorGuard_zero_spread_positive(d: int, gamma: Fraction) -> bool:
     """``0 < d → 0 < gamma → 0 < realVarianceFloorGuard gamma (fun _ => 0)``.
 
-    pre: d > 0 and gamma > 0
+    pre: d >= 0
+    pre: d > 0  # hd : 0 < d
+    pre: gamma > 0  # hgamma : 0 < gamma
     post: __return__
     """
     # crosshair: off
-    return 0 < real_variance_floor_guard(d, gamma, [Fraction(0)] * d)
+    decl = "realVarianceFloorGuard_zero_spread_positive"
+    guard = real_variance_floor_guard(d, gamma, [Fraction(0)] * d)  # checks d and gamma
+    require_hypothesis(d > 0, decl, "hd", "0 < d", d)
+    require_hypothesis(gamma > 0, decl, "hgamma", "0 < gamma", gamma)
+    return 0 < guard
 
 
 @theorem("graphSSLObjective_eq_guard_of_collapsed", crosshair=FRACTION_REASON)
@@ -398,12 +425,14 @@ def graphSSLObjective_eq_guard_of_collapsed(n: int, d: int, edges: list[tuple[in
     pre: n >= 0 and d >= 0
     pre: all(0 <= a < n and 0 <= b < n for a, b in edges)
     pre: len(rep) == n and all(len(row) == d for row in rep)
-    pre: collapsed_rep(n, d, rep)
+    pre: collapsed_rep(n, d, rep)  # hcollapsed : CollapsedRep rep
     post: __return__
     """
     # crosshair: off
-    return (graph_ssl_objective(SSLViewGraph(n, edges), d, rep, gamma)
-            == real_variance_floor_guard(d, gamma, [Fraction(0)] * d))
+    objective = graph_ssl_objective(SSLViewGraph(n, edges), d, rep, gamma)
+    require_hypothesis(collapsed_rep(n, d, rep), "graphSSLObjective_eq_guard_of_collapsed",
+                       "hcollapsed", "CollapsedRep rep", rep)
+    return objective == real_variance_floor_guard(d, gamma, [Fraction(0)] * d)
 
 
 @theorem("graphSSLObjective_collapsed_positive", crosshair=FRACTION_REASON)
@@ -411,14 +440,21 @@ def graphSSLObjective_collapsed_positive(n: int, d: int, edges: list[tuple[int, 
                                          rep: list[list[Fraction]], gamma: Fraction) -> bool:
     """``CollapsedRep rep → 0 < d → 0 < gamma → 0 < graphSSLObjective graph rep gamma``.
 
-    pre: n >= 0 and d > 0 and gamma > 0
+    pre: n >= 0 and d >= 0
     pre: all(0 <= a < n and 0 <= b < n for a, b in edges)
     pre: len(rep) == n and all(len(row) == d for row in rep)
-    pre: collapsed_rep(n, d, rep)
+    pre: collapsed_rep(n, d, rep)  # hcollapsed : CollapsedRep rep
+    pre: d > 0  # hd : 0 < d
+    pre: gamma > 0  # hgamma : 0 < gamma
     post: __return__
     """
     # crosshair: off
-    return 0 < graph_ssl_objective(SSLViewGraph(n, edges), d, rep, gamma)
+    decl = "graphSSLObjective_collapsed_positive"
+    objective = graph_ssl_objective(SSLViewGraph(n, edges), d, rep, gamma)  # checks the values
+    require_hypothesis(collapsed_rep(n, d, rep), decl, "hcollapsed", "CollapsedRep rep", rep)
+    require_hypothesis(d > 0, decl, "hd", "0 < d", d)
+    require_hypothesis(gamma > 0, decl, "hgamma", "0 < gamma", gamma)
+    return 0 < objective
 
 
 @theorem("predictiveLoss_eq_viewGraphEnergy_from_anchor")

@@ -2,11 +2,13 @@
 
 Every variable is a Lean ``Nat`` (or a ``List Nat``), so CrossHair explores all of them. Three
 theorems quantify over nothing; their checks take no arguments and evaluate the closed statement.
+The hypotheses ``hγ``, ``hμ`` and ``hv`` are tagged ``pre:`` lines, also tested by the checks.
 """
 
 from __future__ import annotations
 
-from maskproof.spec.registry import theorem
+from maskproof.spec.lean import require_nat
+from maskproof.spec.registry import require_hypothesis, theorem
 from maskproof.spec.vicreg import (
     diagonal_redundancy_penalty,
     off_diagonal_redundancy_penalty,
@@ -74,10 +76,15 @@ def varianceTerm_replicate_zero(gamma: int, d: int) -> bool:
 def varianceTerm_collapsed_positive(gamma: int, d: int) -> bool:
     """``0 < gamma → 0 < varianceTerm gamma (List.replicate (d + 1) 0)``.
 
-    pre: gamma > 0 and d >= 0
+    pre: gamma >= 0 and d >= 0
+    pre: gamma > 0  # hγ : 0 < gamma
     post: __return__
     """
-    return 0 < variance_term(gamma, [0] * (d + 1))
+    decl = "varianceTerm_collapsed_positive"
+    require_nat(d, decl, "d")
+    term = variance_term(gamma, [0] * (d + 1))  # checks gamma
+    require_hypothesis(gamma > 0, decl, "hγ", "0 < gamma", gamma)
+    return 0 < term
 
 
 @theorem("vicregObjective_zero")
@@ -93,10 +100,16 @@ def vicregObjective_zero() -> bool:
 def vicregObjective_variance_positive(mu: int, variance: int) -> bool:
     """``0 < μ → 0 < variance → 0 < vicregObjective 0 μ 0 0 variance 0``.
 
-    pre: mu > 0 and variance > 0
+    pre: mu >= 0 and variance >= 0
+    pre: mu > 0  # hμ : 0 < μ
+    pre: variance > 0  # hv : 0 < variance
     post: __return__
     """
-    return 0 < vicreg_objective(0, mu, 0, 0, variance, 0)
+    decl = "vicregObjective_variance_positive"
+    objective = vicreg_objective(0, mu, 0, 0, variance, 0)  # checks mu and variance
+    require_hypothesis(mu > 0, decl, "hμ", "0 < μ", mu)
+    require_hypothesis(variance > 0, decl, "hv", "0 < variance", variance)
+    return 0 < objective
 
 
 @theorem("diagonalRedundancyPenalty_one")

@@ -121,8 +121,9 @@ def test_cli_writes_both_reports_and_exits_0(tmp_path: Path) -> None:
                  "--out", str(tmp_path), "--examples", "5", "--contract", "lean.block_mask"])
     assert code == 0
     report = json.loads((tmp_path / "audit.json").read_text())
-    assert report["version"] == 1 and report["counts"] == {"holds": 1, "fails": 0,
-                                                           "not applicable": 0}
+    assert report["format"] == "maskproof-audit" and report["version"] == 2
+    assert report["counts"] == {"holds": 1, "fails": 0, "did not terminate": 0,
+                                "not applicable": 0}
     assert "`lean.block_mask`" in (tmp_path / "audit.md").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.json", "audit.md"]
 
@@ -139,7 +140,16 @@ def test_cli_exits_1_and_reports_the_counterexample(tmp_path: Path) -> None:
 
 def test_report_is_replaced_whole(tmp_path: Path) -> None:
     result = audit(VectorOnly(), "vector-only", 3, seed=0)
-    (tmp_path / "audit.md").write_text("old")
+    (tmp_path / "audit.md").write_text("# maskproof audit of `an earlier target`\n")
     write_report(result, tmp_path)
-    assert (tmp_path / "audit.md").read_text().startswith("# maskproof audit")
+    assert (tmp_path / "audit.md").read_text().startswith("# maskproof audit of `vector-only`")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.json", "audit.md"]
+
+
+def test_readme_contract_table_is_the_catalogue() -> None:
+    # Regenerate with: python -m maskproof.bridge.audit.catalogue
+    from maskproof.bridge.audit.catalogue import markdown_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    start = readme.index("\n", readme.index("<!-- contracts:start")) + 1
+    assert readme[start:readme.index("<!-- contracts:end -->")] == markdown_table()

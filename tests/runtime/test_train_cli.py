@@ -140,7 +140,7 @@ def test_resume_refuses_a_checkpoint_of_another_model(tmp_path: Path,
     state["model"] = {"encoder.0.weight": torch.zeros(3, 3)}
     torch.save(state, folder / "checkpoint.pt")
     line = _fails(["train", "vector-mae", "--resume", str(folder), "--quiet"], capsys)
-    assert "does not fit this model" in line
+    assert "`model.encoder.0.bias` is missing" in line and "not a checkpoint of this run" in line
 
 
 def test_resume_refuses_flags_that_change_the_run(tmp_path: Path,

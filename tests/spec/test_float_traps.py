@@ -29,6 +29,7 @@ from maskproof.spec.errors import LeanContractError
 from maskproof.spec.finite_functions import lean_eq
 from maskproof.spec.lean import float_bits, float_eq
 from maskproof.spec.masking import masked_loss
+from maskproof.spec.registry import HypothesisNotMet
 from maskproof.spec.tensor import option_float_eq, tensor_eq
 from maskproof.spec.theorems.masking import maskedLoss_reverse
 
@@ -103,7 +104,9 @@ def test_block_mask_theorem_verdict_depends_on_bit_equality(
     assert block_mask_checks.BlockMask_visible_scalar_eq_input(**nan_visible) is True
     monkeypatch.setattr(block_mask_checks, "option_float_eq",
                         lambda x, y: x == y)  # IEEE on the Option's payload
-    assert block_mask_checks.BlockMask_visible_scalar_eq_input(**nan_visible) is False
+    # NaN ≠ NaN under IEEE: the valid input would look outside `hValue : getSpec x c = some value`.
+    with pytest.raises(HypothesisNotMet, match="hValue"):
+        block_mask_checks.BlockMask_visible_scalar_eq_input(**nan_visible)
 
 
 # --- trap 5 ----------------------------------------------------------------------------------
