@@ -9,6 +9,7 @@ that exercise it and its status; a Lean name without a mirror is reported, not s
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import sys
 from collections import defaultdict
@@ -112,10 +113,26 @@ def _row(lean_name: str, declaration: LeanDeclaration, results: dict[str, Theore
     return row
 
 
+def check_out(out: Path) -> None:
+    """Refuse an ``--out`` that is a folder, or a file this command did not write."""
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a directory; expected a file path for the table")
+    if not out.exists():
+        return
+    try:
+        document = json.loads(out.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        document = None
+    if not (isinstance(document, dict) and {"totals", "declarations"} <= document.keys()):
+        raise ValueError(f"--out {out} exists and is not a traceability table of maskproof "
+                         "check; expected a new path or an earlier table (nothing written)")
+
+
 def run_check(examples: int, seed_value: int, out: Path, progress: bool) -> int:
     """Run every theorem check, print a line per Lean module, write the table; 0 iff all hold."""
     if examples < 1:
         raise ValueError(f"--examples must be a positive integer, got {examples}")
+    check_out(out)  # before the checks run: a refused path costs nothing
     entries = sorted(spec.THEOREMS.values(),
                      key=lambda e: (e.declaration.module, e.declaration.lean_name))
     results: dict[str, TheoremResult] = {}

@@ -29,3 +29,18 @@ def test_check_reports_the_recorded_tests(tmp_path: Path, capsys: object) -> Non
     short = spec.MIRRORS["maskedLoss"].python_name.rsplit(".", 1)[-1]
     assert rows["maskedLoss"]["tests"] == recorded[short] != []
     assert table["totals"]["theorems_holding"] == table["totals"]["theorems"]
+
+
+def test_check_never_overwrites_a_file_it_did_not_write(tmp_path: Path) -> None:
+    import pytest
+
+    mine = tmp_path / "notes.json"
+    mine.write_text('{"my": "data"}\n', "utf-8")
+    with pytest.raises(ValueError, match="is not a traceability table"):
+        run_check(2, 0, mine, progress=False)
+    assert mine.read_text("utf-8") == '{"my": "data"}\n'
+    with pytest.raises(ValueError, match="is a directory"):
+        run_check(2, 0, tmp_path, progress=False)
+    table = tmp_path / "t.json"
+    assert run_check(2, 0, table, progress=False) == 0
+    assert run_check(2, 0, table, progress=False) == 0  # its own earlier table is replaced
