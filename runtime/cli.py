@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import re
 import shlex
 import signal
 import sys
@@ -173,12 +175,56 @@ def run_train(args: argparse.Namespace) -> int:
     except RunStopped as stop:
         print(f"maskproof train: {stopped_message(stop, config.task)}", file=sys.stderr)
         return STOP_EXIT_CODES[stop.signal_name]
+    except (RuntimeError, MemoryError) as error:
+        if not is_allocation_failure(error):
+            raise
+        raise UserError(allocation_message(error, config)) from None
     if not args.quiet and result.is_main:
         print(f"{config.task}: {result.final_step} steps, final loss {result.final_loss:.6g}, "
               f"run folder {result.run_dir}")
         for check in checks:
             print(check.summary())
     return 0
+
+
+_ASKED = re.compile(r"tried to allocate (\d+) bytes")
+
+
+def is_allocation_failure(error: BaseException) -> bool:
+    """torch's CPU allocator refusing (a RuntimeError), CUDA's out-of-memory, or MemoryError."""
+    text = str(error)
+    return (isinstance(error, MemoryError) or "can't allocate memory" in text
+            or type(error).__name__ == "OutOfMemoryError" or "out of memory" in text.lower())
+
+
+def _machine_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{value:.3g} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def allocation_message(error: BaseException, config: object) -> str:
+    """One line: how much was asked for, by which sizes, against the machine's memory."""
+    asked = _ASKED.search(str(error))
+    amount = f"an allocation of {_bytes(int(asked.group(1)))}" if asked else "an allocation"
+    values = vars(config) if hasattr(config, "__dict__") else {}
+    sizes = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(values.items())
+                      if isinstance(v, int) and not isinstance(v, bool)
+                      and any(w in k for w in ("size", "dim", "width", "depth", "batch")))
+    memory = _machine_memory()
+    has = f" (this machine has {_bytes(memory)})" if memory else ""
+    return (f"out of memory: {amount} failed{has} with {sizes or 'these settings'}; expected "
+            "sizes whose model and batch fit in memory")
 
 
 def stopped_message(stop: RunStopped, task: str) -> str:

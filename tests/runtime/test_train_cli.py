@@ -201,3 +201,21 @@ def test_config_file_values_are_overridden_by_flags(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "run" / CONFIG_NAME).read_text())["config"]
     assert (saved["steps"], saved["batch_size"], saved["hidden_dim"]) == (3, 8, 8)
     assert saved["lr"] == 0.01
+
+
+@pytest.mark.parametrize(("task", "flag", "value"), [
+    ("mae", "--image-size", "1000000"),
+    ("vector-mae", "--hidden-dim", "1000000000000"),
+])
+def test_sizes_beyond_memory_are_one_line_naming_them(tmp_path: Path, task: str, flag: str,
+                                                      value: str) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "maskproof", "train", task, flag, value,
+                             "--steps", "1", "--out", str(tmp_path / "run"), "--quiet"],
+                            capture_output=True, text=True, check=False, timeout=300)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("maskproof train: out of memory: an allocation of ")
+    assert f"{flag} {value}" in line and "this machine has" in line
