@@ -22,9 +22,7 @@ import torch
 
 from maskproof.bridge import exact_loss
 from maskproof.bridge.exact_loss import LossCheck
-
-#: The norm-pix denominator's epsilon of the official MAE code (``(var + 1e-6) ** .5``).
-NORM_PIX_EPS = 1e-6
+from maskproof.runtime.models.mae import normalize_patches
 
 
 def _verdict(check: LossCheck, what: str) -> LossCheck:
@@ -44,13 +42,6 @@ def assert_paper_mae_loss(loss: torch.Tensor, target: torch.Tensor, pred: torch.
     return _verdict(exact_loss.check_paper_mae(target, pred, mask, loss), "paper MAE")
 
 
-def _normalised(target: torch.Tensor) -> torch.Tensor:
-    # The official per-patch normalisation, evaluated in the target's own dtype.
-    mean = target.mean(dim=-1, keepdim=True)
-    var = target.var(dim=-1, keepdim=True, unbiased=True)
-    return (target - mean) / (var + NORM_PIX_EPS) ** 0.5
-
-
 def assert_paper_mae_norm_pix_loss(loss: torch.Tensor, raw_target: torch.Tensor,
                                    pred: torch.Tensor, mask: torch.Tensor,
                                    normalised: torch.Tensor | None = None) -> LossCheck:
@@ -62,7 +53,7 @@ def assert_paper_mae_norm_pix_loss(loss: torch.Tensor, raw_target: torch.Tensor,
     first against their exact intervals, so a wrong normalisation fails with the patch it is
     wrong on.
     """
-    values = _normalised(raw_target) if normalised is None else normalised
+    values = normalize_patches(raw_target) if normalised is None else normalised
     bounds = exact_loss.norm_pix_patch_bounds(raw_target, values.dtype)
     misses = exact_loss.norm_pix_misses(values, bounds)
     if misses:

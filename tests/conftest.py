@@ -7,8 +7,12 @@ Choose with ``MASKPROOF_PROFILE=thorough pytest``; ``mutation`` is for bench/mut
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
+
+from tests.modes import UMASKS
 
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow],
@@ -30,3 +34,14 @@ settings.load_profile(os.environ.get("MASKPROOF_PROFILE", "ci"))
 # A user's project that scripts/check_wheel.sh runs against the installed wheel, with its own
 # pytest configuration: not part of this suite.
 collect_ignore = ["wheel/user_project"]
+
+
+@pytest.fixture(params=UMASKS, ids=lambda mask: f"umask{mask:03o}")
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """Run the test under ``request.param`` as the process umask, then restore the old one."""
+    mask: int = request.param
+    before = os.umask(mask)
+    try:
+        yield mask
+    finally:
+        os.umask(before)

@@ -11,6 +11,7 @@ single C call that never returns (a deadlocked kernel) is beyond any in-process 
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -37,6 +38,7 @@ def limits_enforced() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 
+@functools.cache
 def _tool_libraries() -> tuple[str, ...]:
     import hypothesis
     import torch

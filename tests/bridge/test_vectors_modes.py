@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from maskproof.bridge.cli import main
 from maskproof.bridge.vectors.schema import MANIFEST
-
-
-@pytest.fixture(params=[0o022, 0o027], ids=lambda mask: f"umask{mask:03o}")
-def umask(request: pytest.FixtureRequest) -> Iterator[int]:
-    """Run the test under ``request.param`` as the process umask, then restore the old one."""
-    mask: int = request.param
-    before = os.umask(mask)
-    try:
-        yield mask
-    finally:
-        os.umask(before)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
+from tests.modes import mode
 
 
 def assert_umask_modes(out: Path, umask: int) -> None:

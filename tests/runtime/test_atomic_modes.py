@@ -6,8 +6,6 @@ Runtime (2 cores): about 2 s, the tiny training run.
 from __future__ import annotations
 
 import os
-import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,24 +19,8 @@ from maskproof.runtime.atomic import (
 )
 from maskproof.runtime.checkpoint import CHECKPOINT_NAME
 from maskproof.runtime.train import train
+from tests.modes import mode
 from tests.runtime.train_helpers import small_config, write_images
-
-UMASKS = [0o022, 0o027]
-
-
-@pytest.fixture(params=UMASKS, ids=lambda mask: f"umask{mask:03o}")
-def umask(request: pytest.FixtureRequest) -> Iterator[int]:
-    """Run the test under ``request.param`` as the process umask, then restore the old one."""
-    mask: int = request.param
-    before = os.umask(mask)
-    try:
-        yield mask
-    finally:
-        os.umask(before)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
 
 
 def test_current_umask_reads_the_process_umask(umask: int) -> None:
