@@ -3,7 +3,10 @@
 The checks are driven by the same Hypothesis strategies as the test suite
 (``bridge.theorem_args``) under a fixed seed, so two runs on one machine see the same inputs.
 The table maps every row of ``lean_declarations.tsv`` to its Python mirror or check, the tests
-that exercise it and its status; a Lean name without a mirror is reported, not skipped.
+that exercise it and its status; a Lean name without a mirror is reported, not skipped. Each row
+also carries the declaration's full Lean name, its ``path:LINE`` at the pinned TorchLean commit
+(``spec/lean_pin.tsv``, recorded in the table as ``lean_pin``) and whether Lean declares it
+``private``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from tqdm import tqdm
 from maskproof import spec
 from maskproof.bridge import test_index
 from maskproof.bridge.theorem_args import Arguments, load_all
-from maskproof.runtime.atomic import write_json_atomic
+from maskproof.runtime.atomic import blocking_file, write_json_atomic
+from maskproof.spec.lean_surface import lean_pin, lean_surface
 from maskproof.spec.registry import LeanDeclaration, TheoremCheck, lean_declarations
 
 THEOREM_TEST = "tests/spec/test_theorems.py::test_theorem_holds[{name}]"
@@ -75,9 +79,13 @@ def traceability(results: dict[str, TheoremResult]) -> list[dict[str, Any]]:
     mirror_names = {n: m.python_name.rsplit(".", 1)[-1] for n, m in spec.MIRRORS.items()}
     mentions = test_index.recorded()
     check_sources = {n: inspect.getsource(t.check) for n, t in spec.THEOREMS.items()}
+    private = {d.full_name for d in lean_surface() if d.private}
     rows: list[dict[str, Any]] = []
     for lean_name, declaration in lean_declarations().items():
-        rows.append(_row(lean_name, declaration, results, mirror_names, mentions, check_sources))
+        row = _row(lean_name, declaration, results, mirror_names, mentions, check_sources)
+        rows.append({**row, "full_name": declaration.full_name,
+                     "location": declaration.location,
+                     "private": declaration.full_name in private})
     return rows
 
 
@@ -117,6 +125,9 @@ def check_out(out: Path) -> None:
     """Refuse an ``--out`` that is a folder, or a file this command did not write."""
     if out.is_dir():
         raise ValueError(f"--out {out} is a directory; expected a file path for the table")
+    blocking = blocking_file(out)
+    if blocking is not None:
+        raise ValueError(f"--out {out}: {blocking} is a file, expected a directory there")
     if not out.exists():
         return
     try:
@@ -155,7 +166,10 @@ def run_check(examples: int, seed_value: int, out: Path, progress: bool) -> int:
     missing = [r["lean_name"] for r in rows if r["status"] == "missing"]
     totals = _totals(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
+    pin = lean_pin()
     write_json_atomic(out, {"seed": seed_value, "examples_per_theorem": examples,
+                            "lean_pin": {"repository": pin["repository"], "commit": pin["commit"],
+                                         "toolchain": pin["toolchain"]},
                             "totals": totals, "declarations": rows}, sort_keys=False)
     print(f"traceability: {totals['theorems_holding']}/{totals['theorems']} theorems hold, "
           f"{totals['defs_mirrored']}/{totals['defs']} defs mirrored, "

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from maskproof.runtime.errors import os_error_message, usage_message
+
 if TYPE_CHECKING:
     from maskproof.runtime.train import StepCheck
 
@@ -53,12 +55,13 @@ def _add_runtime_parsers(
         from maskproof.runtime import cli as runtime_cli
     except ImportError as error:  # torch missing: the spec commands still work
         message = f"needs PyTorch ({error}); install it with: pip install torch"
-        for name in ("train", "probe"):
+        for name in ("train", "probe", "export"):
             stub = subparsers.add_parser(name, help=f"unavailable: {message}")
             stub.set_defaults(func=lambda _args, m=message: _unavailable(m))
         return
     runtime_cli.add_train_parser(subparsers, step_checks=_live_spec_check)
     runtime_cli.add_probe_parser(subparsers)
+    runtime_cli.add_export_parser(subparsers)
 
 
 def _live_spec_check(every: int) -> StepCheck:
@@ -86,7 +89,7 @@ class _OneLineErrorParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message}\n")
+        self.exit(2, f"{self.prog}: {usage_message(self, message)}\n")
 
 
 def _version() -> str:
@@ -145,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.func
     try:
         return handler(args)
+    except OSError as error:
+        print(f"maskproof {args.command}: {os_error_message(error)}", file=sys.stderr)
+        return 2
     except _user_errors() as error:
         print(f"maskproof {args.command}: {error}", file=sys.stderr)
         return 2

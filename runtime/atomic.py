@@ -103,10 +103,22 @@ def write_bytes_atomic(path: Path, payload: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, path)
+    except OSError as error:
+        Path(temp_name).unlink(missing_ok=True)
+        raise with_path(error, path) from None
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def with_path(error: OSError, path: Path) -> OSError:
+    """``error`` naming ``path`` (a failed ``write`` names no file: ``[Errno 28] No space
+    left on device`` alone tells a user nothing about where)."""
+    if error.filename is not None:
+        return error
+    named = OSError(error.errno, error.strerror or str(error), str(path))
+    return named
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -115,3 +127,12 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json_atomic(path: Path, value: object, *, sort_keys: bool = True) -> None:
     write_text_atomic(path, json.dumps(value, indent=2, sort_keys=sort_keys) + "\n")
+
+
+def blocking_file(path: Path) -> Path | None:
+    """The nearest existing ancestor of ``path`` when it is a file (nothing can be made below
+    it), else ``None``; an output path is checked with this before any work is done."""
+    for ancestor in Path(path).absolute().parents:
+        if ancestor.exists():
+            return None if ancestor.is_dir() else ancestor
+    return None

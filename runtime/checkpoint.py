@@ -10,7 +10,9 @@ step, the config as a dict of primitives).
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+import os
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,8 +21,10 @@ import torch
 from maskproof.runtime.atomic import write_bytes_atomic, write_json_atomic
 from maskproof.runtime.errors import UserError
 
-__all__ = ["check_config", "check_epoch_order", "check_generator", "check_optimizer",
-           "check_schedule", "check_step", "check_tensors", "load_checkpoint", "save_checkpoint",
+__all__ = ["check_config", "check_epoch_order", "check_generator", "check_log_window",
+           "check_optimizer",
+           "check_schedule", "check_step", "check_tensors", "keep_previous_checkpoint",
+           "kept_checkpoint_name", "load_checkpoint", "prune_kept_checkpoints", "save_checkpoint",
            "write_bytes_atomic", "write_json_atomic"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -36,10 +40,67 @@ def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
     write_bytes_atomic(path, buffer.getvalue())
 
 
+# --keep-checkpoints K: checkpoint.pt is always the latest (what --resume reads); the K-1
+# checkpoints before it stay beside it as checkpoint-STEP.pt.
+KEPT_CHECKPOINT = re.compile(r"checkpoint-(\d+)\.pt")
+#: Settings added after run folders were first written, with the value a checkpoint from before
+#: them implies (such runs kept only the latest checkpoint).
+ADDED_SETTINGS: dict[str, object] = {"keep_checkpoints": 1}
+
+
+def kept_checkpoint_name(step: int) -> str:
+    return f"checkpoint-{step}.pt"
+
+
+def keep_previous_checkpoint(path: Path, step: int) -> None:
+    """Give the checkpoint ``path`` (of step ``step``) the second name ``checkpoint-STEP.pt``
+    before it is replaced.
+
+    A hard link costs no copy and stays with the old bytes, because :func:`save_checkpoint`
+    never writes in place: it renames a new file over ``path``. Where links are refused (some
+    filesystems), the bytes are copied atomically instead.
+    """
+    target = path.with_name(kept_checkpoint_name(step))
+    temp = path.with_name(f".{target.name}.{os.getpid()}.link.tmp")
+    try:
+        temp.unlink(missing_ok=True)
+        os.link(path, temp)
+        os.replace(temp, target)
+    except OSError:
+        temp.unlink(missing_ok=True)
+        write_bytes_atomic(target, path.read_bytes())
+
+
+def prune_kept_checkpoints(folder: Path, latest_step: int, keep: int) -> list[str]:
+    """Delete the ``checkpoint-STEP.pt`` files beyond the ``keep - 1`` latest steps before
+    ``latest_step`` (called once ``checkpoint.pt`` of ``latest_step`` is on disk); return the
+    names deleted. Steps at or after ``latest_step`` are from a line of training that was
+    abandoned (``checkpoint.pt`` replaced by an older one) and go too."""
+    steps = sorted((int(match.group(1)) for entry in folder.iterdir()
+                    if (match := KEPT_CHECKPOINT.fullmatch(entry.name))), reverse=True)
+    earlier = [step for step in steps if step < latest_step]
+    kept = set(earlier[:keep - 1])
+    removed = []
+    for step in steps:
+        if step not in kept:
+            (folder / kept_checkpoint_name(step)).unlink(missing_ok=True)
+            removed.append(kept_checkpoint_name(step))
+    return removed
+
+
+#: The first bytes of every file ``torch.save`` writes (its zip serialization, torch >= 1.6).
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint safely; any missing, unreadable or malformed file is a one-line error."""
     if not path.is_file():
         raise UserError(f"checkpoint {path}: no such file")
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic != _ZIP_MAGIC:  # torch.save writes a zip archive; anything else is foreign
+        raise UserError(f"checkpoint {path}: not a torch checkpoint (starts with {magic!r}, "
+                        f"expected the zip archive {_ZIP_MAGIC!r} that maskproof train writes)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a torn or foreign file
@@ -58,6 +119,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         _bad(path, "step", f"is {state['step']!r}, expected an integer >= 0")
     if not isinstance(state["generator"], torch.Tensor):
         _bad(path, "generator", f"is {_kind(state['generator'])}, expected a tensor")
+    if isinstance(state["config"], dict):  # written before a setting existed: its old value
+        for name, value in ADDED_SETTINGS.items():
+            state["config"].setdefault(name, value)
     return state
 
 
@@ -79,10 +143,21 @@ def _kind(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
-def check_config(path: Path, saved: object, expected: Mapping[str, object]) -> None:
-    """The checkpoint's ``config`` equals ``expected`` (config.json's), field by field."""
+def _same(saved: Mapping[Any, object], expected: Mapping[str, object]) -> bool:
+    return saved.keys() == expected.keys() and all(
+        type(saved[name]) is type(value) and saved[name] == value
+        for name, value in expected.items())
+
+
+def check_config(path: Path, saved: object, expected: Mapping[str, object],
+                 earlier: Sequence[Mapping[str, object]] = ()) -> None:
+    """The checkpoint's ``config`` equals ``expected`` (config.json's), field by field, or one
+    of the ``earlier`` configs config.json records (a checkpoint written before ``--resume``
+    changed the learning-rate knobs)."""
     if not isinstance(saved, dict):
         _bad(path, "config", f"is {_kind(saved)}, expected a dict")
+    if any(_same(saved, config) for config in earlier):
+        return
     for name, value in expected.items():
         if name not in saved:
             _bad(path, f"config.{name}", "is missing")
@@ -204,10 +279,36 @@ def check_epoch_order(path: Path, saved: object, images: int) -> None:
         _bad(path, "epoch_order", f"is not a permutation of 0..{images - 1}")
 
 
-def check_schedule(path: Path, saved: object, expected: Mapping[str, object]) -> None:
+def check_schedule(path: Path, saved: object, expected: Mapping[str, object],
+                   earlier: Sequence[Mapping[str, object]] = ()) -> None:
+    """Like :func:`check_config`, for the learning-rate schedule the run derived."""
     if not isinstance(saved, dict):
         _bad(path, "schedule", f"is {_kind(saved)}, expected a dict")
+    if any(_same(saved, schedule) for schedule in earlier):
+        return
     for name, value in expected.items():
         if saved.get(name) != value:
             _bad(path, f"schedule.{name}", f"is {saved.get(name)!r}, expected {value!r} (the "
                                            "data or settings changed)")
+
+
+def check_log_window(path: Path, saved: object, expected_length: int,
+                     field: str = "log_window") -> list[float]:
+    """The losses (``log_window``) or learning rates (``log_window_lrs``) of the logging window
+    open at the checkpoint, one per step since the last metric line: a list of
+    ``expected_length`` finite floats.
+
+    Absent in checkpoints written before the window was saved: read as an empty window, so a
+    run of that age still resumes; its next metric line then averages only the steps after the
+    checkpoint (its ``step_losses`` list says which).
+    """
+    if saved is None:
+        return []
+    if not isinstance(saved, list) or not all(isinstance(value, float) for value in saved):
+        _bad(path, field, f"is {_kind(saved)}, expected a list of floats")
+    if len(saved) != expected_length:
+        _bad(path, field, f"holds {len(saved)} values, expected {expected_length} (one per "
+                          "step since the last metric line)")
+    if not all(_finite_number(value) for value in saved):
+        _bad(path, field, "holds NaN or infinite values")
+    return list(saved)

@@ -9,9 +9,10 @@ and ``maskproof probe`` read back.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +22,16 @@ from maskproof.runtime.errors import UserError
 
 TASKS = ("mae", "jepa", "vector-mae", "image-mae")
 DEVICES = ("auto", "cpu", "cuda")
+#: ``--precision``: auto is bf16 autocast on CUDA and float32 on CPU.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: What ``maskproof train`` compiles when neither ``--compile``/``--no-compile`` nor the
+#: ``--config`` file says (measured on the 2-core CPU, see README "Throughput"): the default
+#: mae step (digits 16x16, tiny, batch 128) is ~1.2x faster compiled, so its ~1400 steps about
+#: repay a warm-cache compile (9-19 s; ~68 s cold) and longer runs gain; the compact MLPs have
+#: too little to fuse, and I-JEPA's masks change the token counts from step to step (recompiles:
+#: a 4-step compiled run took 100 s for its first step), so they stay eager. ``TrainConfig`` itself
+#: (the Python API) keeps ``compile=False`` unless asked.
+COMPILE_PAYS = {"mae": True, "jepa": False, "vector-mae": False, "image-mae": False}
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,7 @@ class TrainConfig:
     crop_scale: float | None = None  # mae/jepa: random resized crop of area [crop_scale, 1]
     seed: int = 0
     device: str = "auto"
-    data: str | None = None  # N x C x H x W .npy; None = scikit-learn digits
+    data: str | None = None  # N x C x H x W .npy or image folder; None = scikit-learn digits
     labels: str | None = None  # N integer labels .npy (probe only)
     image_size: int = 16  # digits are upsampled to this size; ignored for --data
     period: int = 4  # compact tasks: TorchLean's deterministic mask period
@@ -52,10 +63,45 @@ class TrainConfig:
     hidden_dim: int = 256  # compact tasks: MLP width
     recon_dim: int | None = None  # image-mae: target prefix width; None = C*H*W
     checkpoint_every: int = 100
+    keep_checkpoints: int = 1  # checkpoint.pt plus the K-1 before it as checkpoint-STEP.pt
     log_every: int = 10
+    compile: bool = False  # torch.compile the model's forward (CLI default: COMPILE_PAYS)
+    grad_accum: int = 1  # micro-batches of batch_size / grad_accum summed into one update
+    precision: str = "auto"  # one of PRECISIONS; fp16 adds a GradScaler
+    workers: int = 0  # DataLoader worker processes gathering batches; 0 = in-process
+    val_fraction: float = 0.0  # images held out for the logged val_loss (runtime.split)
 
     def to_json_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+#: Settings only some tasks read; a flag given for another task is refused, not ignored.
+TASK_SETTINGS: dict[str, tuple[str, ...]] = {
+    "model": ("mae", "jepa"),
+    "mask_ratio": ("mae",),
+    "norm_pix_loss": ("mae",),
+    "ema_start": ("jepa",),
+    "crop_scale": ("mae", "jepa"),
+    "patch_size": ("mae", "jepa", "image-mae"),
+    "period": ("vector-mae", "image-mae"),
+    "offset": ("vector-mae", "image-mae"),
+    "hidden_dim": ("vector-mae", "image-mae"),
+    "recon_dim": ("image-mae",),
+}
+
+
+def check_flags_apply(task: str, given: Iterable[str]) -> None:
+    """Refuse a command-line setting ``task`` never reads (``--model`` for vector-mae).
+
+    Only flags are checked: a config file may be a saved ``config.json`` entry, which records
+    every field for every task.
+    """
+    for name in given:
+        tasks = TASK_SETTINGS.get(name)
+        if tasks is not None and task not in tasks:
+            flag = "--" + name.replace("_", "-")
+            raise UserError(f"{flag}: a setting of {' and '.join(tasks)}; {task} does not use "
+                            "it (drop the flag)")
 
 
 #: Per-task defaults that differ from the dataclass defaults (kept small: each is a tuning fact).
@@ -70,12 +116,20 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
 
 _FIELDS = {field.name: field for field in dataclasses.fields(TrainConfig)}
 _INT = {"epochs", "steps", "batch_size", "patch_size", "warmup_steps", "seed", "image_size",
-        "period", "offset", "hidden_dim", "recon_dim", "checkpoint_every", "log_every"}
-_FLOAT = {"lr", "min_lr", "weight_decay", "clip_grad", "ema_start", "crop_scale"}
-_STR = {"task", "model", "device", "data", "labels"}
-_BOOL = {"norm_pix_loss"}
+        "period", "offset", "hidden_dim", "recon_dim", "checkpoint_every", "keep_checkpoints",
+        "log_every", "workers", "grad_accum"}
+_FLOAT = {"lr", "min_lr", "weight_decay", "clip_grad", "ema_start", "crop_scale",
+          "val_fraction"}
+_STR = {"task", "model", "device", "data", "labels", "precision"}
+_BOOL = {"norm_pix_loss", "compile"}
 _OPTIONAL = {"steps", "warmup_steps", "clip_grad", "crop_scale", "data", "labels",
              "recon_dim"}
+
+
+#: What a non-optional setting must hold, for the message naming a null.
+_EXPECTED = {**{name: "an integer" for name in _INT}, **{name: "a number" for name in _FLOAT},
+             **{name: "a string" for name in _STR}, **{name: "true or false" for name in _BOOL},
+             "mask_ratio": "a number or a string"}
 
 
 def _coerce(name: str, value: object, source: str) -> object:
@@ -83,7 +137,8 @@ def _coerce(name: str, value: object, source: str) -> object:
     if value is None:
         if name in _OPTIONAL:
             return None
-        raise UserError(f"{source}: `{name}` may not be null")
+        raise UserError(f"{source}: `{name}` is None (null); expected "
+                        f"{_EXPECTED.get(name, 'a value')}")
     if name in _INT:
         if isinstance(value, bool) or not isinstance(value, int):
             raise UserError(f"{source}: `{name}` must be an integer, got {value!r}")
@@ -113,16 +168,80 @@ def read_config_file(path: str) -> dict[str, object]:
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(f"--config {path}: byte {error.start} is not UTF-8; expected a UTF-8 "
+                        "JSON file") from None
     except OSError as error:
         raise UserError(f"--config {path}: cannot read ({error.strerror or error})") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UserError(f"--config {path}: not valid JSON ({error.msg} at line {error.lineno})") \
-            from None
+    if file.suffix.lower() in YAML_SUFFIXES:
+        raw = _load_yaml(text, path)
+    else:
+        try:
+            raw = json.loads(text, object_pairs_hook=_unique_keys(path))
+        except json.JSONDecodeError as error:
+            raise UserError(f"--config {path}: not valid JSON ({error.msg} at line "
+                            f"{error.lineno})") from None
     if not isinstance(raw, dict):
-        raise UserError(f"--config {path}: expected a JSON object, got {type(raw).__name__}")
-    return {str(key).replace("-", "_"): value for key, value in raw.items()}
+        raise UserError(f"--config {path}: expected a JSON object (a YAML mapping), got "
+                        f"{type(raw).__name__}")
+    values = {str(key).replace("-", "_"): value for key, value in raw.items()}
+    for name in values:
+        if name not in _FIELDS:
+            raise UserError(f"--config {path}: unknown setting {name!r}; expected "
+                            f"{_closest(name)}")
+    return values
+
+
+#: ``--config`` files read as YAML (through PyYAML, an optional dependency); any other is JSON.
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def _load_yaml(text: str, path: str) -> object:
+    """A YAML mapping of the same settings, with the JSON reader's guarantees: PyYAML's safe
+    loader (no object construction), and a repeated key refused rather than last-wins."""
+    try:
+        import yaml
+    except ImportError:
+        raise UserError(f"--config {path}: a YAML file needs PyYAML (pip install pyyaml); "
+                        "expected it installed, or the settings as JSON") from None
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+            repeated = next((key for key in keys if keys.count(key) > 1), None)
+            if repeated is not None:
+                raise UserError(f"--config {path}: setting {repeated!r} is given twice; "
+                                "expected each setting once")
+            return dict(super().construct_mapping(node, deep=deep))
+
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or type(error).__name__
+        raise UserError(f"--config {path}: not valid YAML ({problem}{where})") from None
+
+
+def _unique_keys(path: str) -> Callable[[list[tuple[str, object]]], dict[str, object]]:
+    """A JSON object hook refusing a repeated key (``json`` keeps the last one silently)."""
+    def build(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        seen: dict[str, object] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise UserError(f"--config {path}: setting {key!r} is given twice; expected "
+                                "each setting once")
+            seen[key] = value
+        return seen
+    return build
+
+
+def _closest(name: str) -> str:
+    """``'epochs'``-style hint for a misspelt setting, else the list of settings."""
+    close = difflib.get_close_matches(name, list(_FIELDS), n=1)
+    if close:
+        return f"a known setting such as {close[0]!r}"
+    return "one of " + ", ".join(sorted(_FIELDS))
 
 
 def resolve_config(
@@ -212,7 +331,8 @@ def validate_config(config: TrainConfig) -> None:
     _require(config.crop_scale is None or config.task in ("mae", "jepa"),
              f"--crop-scale: {config.task} trains on TorchLean's fixed masks of the images as "
              "given; crops apply to mae and jepa")
-    _require(config.seed >= 0, f"--seed {config.seed}: expected a non-negative integer")
+    _require(0 <= config.seed < 2**64,
+             f"--seed {config.seed}: expected an integer in [0, 2^64) (torch seeds are 64-bit)")
     _require(config.image_size > 0,
              f"--image-size {config.image_size}: expected a positive integer")
     _require(config.period >= 0, f"--period {config.period}: expected a non-negative integer")
@@ -223,6 +343,20 @@ def validate_config(config: TrainConfig) -> None:
              f"--recon-dim {config.recon_dim}: expected a positive integer")
     _require(config.checkpoint_every > 0,
              f"--checkpoint-every {config.checkpoint_every}: expected a positive integer")
+    _require(config.keep_checkpoints >= 1,
+             f"--keep-checkpoints {config.keep_checkpoints}: expected an integer >= 1 (1 keeps "
+             "only the latest checkpoint)")
     _require(config.log_every > 0, f"--log-every {config.log_every}: expected a positive integer")
+    _require(config.precision in PRECISIONS,
+             f"--precision {config.precision!r}: expected one of {', '.join(PRECISIONS)}")
+    _require(config.grad_accum > 0,
+             f"--grad-accum {config.grad_accum}: expected a positive integer")
+    _require(config.batch_size % config.grad_accum == 0,
+             f"--grad-accum {config.grad_accum}: does not divide --batch-size "
+             f"{config.batch_size}; expected a divisor (equal micro-batches)")
+    _require(config.workers >= 0,
+             f"--workers {config.workers}: expected a non-negative integer (0 loads in-process)")
+    _require(math.isfinite(config.val_fraction) and 0 <= config.val_fraction < 1,
+             f"--val-fraction {config.val_fraction}: expected a number in [0, 1)")
     _require(config.labels is None or config.data is not None,
              "--labels needs --data (the embedded digits bring their own labels)")

@@ -34,6 +34,7 @@ from maskproof.runtime.checkpoint import (
 from maskproof.runtime.data import labels_from_array, load_images, load_npy
 from maskproof.runtime.distributed import DistContext, resolve_device
 from maskproof.runtime.errors import UserError
+from maskproof.runtime.run_history import earlier_settings
 from maskproof.runtime.tasks import Task, build_model_seeded, make_task
 from maskproof.runtime.train import COMPLETE_NAME, make_schedule, read_run_config
 
@@ -150,19 +151,20 @@ def run_probe(run_dir: str, labels_path: str | None = None, device_name: str = "
                         "checkpoint")
     source = folder / CHECKPOINT_NAME
     state = load_checkpoint(source)
-    check_config(source, state["config"], config.to_json_dict())
+    check_config(source, state["config"], config.to_json_dict(),
+                 earlier_settings(folder)[0])
     device = resolve_device(device_name, DistContext())
     data = load_images(config.data, config.labels, config.image_size)
     if labels_path is not None:
         loaded = load_npy(labels_path, "--labels")
-        labels_tensor = labels_from_array(loaded, data.images.shape[0], f"--labels {labels_path}")
+        labels_tensor = labels_from_array(loaded, data.count, f"--labels {labels_path}")
     elif data.labels is not None:
         labels_tensor = data.labels
     else:
         raise UserError(f"probe {folder}: the run's data has no labels; pass --labels y.npy")
     labels = labels_tensor.numpy()
     task = make_task(config, data.shape)
-    check_step(source, state["step"], make_schedule(config, data.images.shape[0]).total_steps)
+    check_step(source, state["step"], make_schedule(config, data.count).total_steps)
     pretrained = build_model_seeded(task, config.seed)
     check_tensors(source, "model", state["model"], pretrained.state_dict())
     try:

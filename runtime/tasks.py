@@ -2,7 +2,8 @@
 
 A :class:`Task` builds its model for the data's ``(C, H, W)``, computes the loss of one batch
 slice from the run's single CPU ``torch.Generator``, runs its after-step hook (the EMA target
-update for I-JEPA), names its probe features and reconstructions.
+update for I-JEPA), names its probe features and reconstructions, and computes the metrics logged
+on a fixed batch at each logged step (I-JEPA's collapse metrics).
 
 Multi-process equivalence. Every rank holds the same generator state and trains on its slice
 ``[start, stop)`` of the global batch. Each task consumes the generator exactly as a single
@@ -59,6 +60,20 @@ class StepOutputs(NamedTuple):
     tensors: dict[str, Tensor]
 
 
+class Reconstructions(NamedTuple):
+    """What ``reconstructions.png`` shows for ``[K, C, H, W]`` images.
+
+    ``hidden`` is ``bool[K, 1, H, W]``: the pixels the model did not see (drawn in a colour no
+    image pixel has). ``caption`` says in which space the reconstruction is shown and what it is
+    made of (e.g. the norm-pix MAE's un-normalisation with the true patches' mean and std).
+    """
+
+    original: Tensor
+    hidden: Tensor
+    reconstruction: Tensor
+    caption: str
+
+
 class Task(Protocol):
     """What the training loop and the probe need from an objective."""
 
@@ -85,8 +100,13 @@ class Task(Protocol):
         ...
 
     def reconstructions(self, model: nn.Module, images: Tensor,
-                        generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
-        """``(original, masked input, reconstruction)`` images for the PNG grid, if any."""
+                        generator: torch.Generator) -> Reconstructions | None:
+        """Originals, hidden pixels and reconstructions for the PNG grid, if the task has any."""
+        ...
+
+    def monitor(self, model: nn.Module, images: Tensor) -> dict[str, float]:
+        """Metrics of the unwrapped ``model`` (eval mode, no grad) on a fixed batch, logged at
+        every logged step; must not draw from any generator."""
         ...
 
     def param_groups(self, model: nn.Module, weight_decay: float) -> list[dict[str, Any]]: ...
@@ -130,6 +150,9 @@ class _TaskBase:
 
     def after_step(self, model: nn.Module, step: int, total_steps: int) -> None:
         return None
+
+    def monitor(self, model: nn.Module, images: Tensor) -> dict[str, float]:
+        return {}
 
     def param_groups(self, model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
         return param_groups(model, weight_decay)
@@ -177,22 +200,27 @@ class MAETask(_TaskBase):
         return {"cls": cls, "mean_patch": mean, "cls+mean_patch": torch.cat([cls, mean], dim=1)}
 
     def reconstructions(self, model: nn.Module, images: Tensor,
-                        generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
+                        generator: torch.Generator) -> Reconstructions | None:
         from maskproof.runtime.models.mae import NORM_PIX_EPS, MaskedAutoencoderViT
 
         mae = _typed(model, MaskedAutoencoderViT)
         out = mae(images, self.mask_ratio, generator)
         pred = out.pred.float()
-        if self.model_config.norm_pix_loss:  # undo the per-patch normalisation for display
+        caption = "hidden patches: raw-pixel prediction; visible patches copied from the input"
+        if self.model_config.norm_pix_loss:
+            # The model predicts per-patch normalised pixels; to show them as an image they are
+            # un-normalised with the TRUE patch's mean and std, which the model never saw.
             target = mae.patchify(images)
             mean = target.mean(dim=-1, keepdim=True)
             std = (target.var(dim=-1, keepdim=True, unbiased=True) + NORM_PIX_EPS) ** 0.5
             pred = pred * std + mean
+            caption = ("hidden patches: norm-pix prediction un-normalised with the TRUE patch "
+                       "mean/std; visible patches copied from the input")
         removed = out.mask_removed.unsqueeze(-1).expand_as(pred)
         removed_pixels = mae.unpatchify(removed)
-        masked = images * (1 - removed_pixels)
-        pasted = masked + mae.unpatchify(pred) * removed_pixels  # visible patches copied
-        return images, masked, pasted
+        hidden = removed_pixels[:, :1] > 0.5
+        pasted = torch.where(hidden, mae.unpatchify(pred), images)
+        return Reconstructions(images, hidden, pasted, caption)
 
 
 def _skip_noise_rows(generator: torch.Generator, rows: int, patches: int) -> None:
@@ -220,11 +248,17 @@ class JEPATask(_TaskBase):
                 _preset(IJEPA_PRESETS, config.model, "jepa"), img_size=(height, width),
                 patch_size=config.patch_size, in_chans=channels)
             grid_h, grid_w = self.model_config.grid_size
-            self.sampler = MultiBlockMaskSampler(grid_h, grid_w)
             self.ema_start = config.ema_start
         except ValueError as error:
             raise UserError(f"jepa model for {channels}x{height}x{width} images: {error}") \
                 from None
+        try:
+            self.sampler = MultiBlockMaskSampler(grid_h, grid_w)
+        except ValueError as error:  # the sampler speaks of its own arguments, not the flags
+            raise UserError(f"--patch-size {config.patch_size}: gives a {grid_h}x{grid_w} grid "
+                            f"for the {height}x{width} images, too small for I-JEPA's target "
+                            f"blocks and a disjoint context; expected a smaller --patch-size "
+                            f"({str(error).split(';')[0]})") from None
 
     def build_model(self) -> nn.Module:
         from maskproof.runtime.models.ijepa import IJEPA
@@ -267,8 +301,26 @@ class JEPATask(_TaskBase):
                 "target_mean_patch": jepa.target_encoder(images).mean(dim=1)}
 
     def reconstructions(self, model: nn.Module, images: Tensor,
-                        generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
+                        generator: torch.Generator) -> Reconstructions | None:
         return None  # I-JEPA predicts features, not pixels
+
+    def monitor(self, model: nn.Module, images: Tensor) -> dict[str, float]:
+        """Collapse metrics of the target (EMA) encoder's mean-pooled features ``[B, D]``.
+
+        Mean-pooled over tokens, because the collapse seen on digits was to position-only
+        features: per-token features still differ by position, their image means do not.
+        """
+        from maskproof.runtime.collapse import collapse_stats
+        from maskproof.runtime.models.ijepa import IJEPA
+
+        if images.shape[0] < 2:
+            return {}  # a spread across images needs two of them
+        features = _typed(model, IJEPA).target_encoder(images).float().mean(dim=1)
+        stats = collapse_stats(features)
+        return {"target_std_mean": stats.std_mean, "target_std_min": stats.std_min,
+                "target_effective_rank": stats.effective_rank,
+                "target_effective_rank_uncentred": stats.effective_rank_uncentred,
+                "target_rank_max": float(stats.max_rank), "target_feature_rms": stats.feature_rms}
 
 
 class VectorMAETask(_TaskBase):
@@ -305,13 +357,18 @@ class VectorMAETask(_TaskBase):
         return {"hidden": features.flatten(1)}
 
     def reconstructions(self, model: nn.Module, images: Tensor,
-                        generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
-        from maskproof.runtime.masks import vector_mae_mask
+                        generator: torch.Generator) -> Reconstructions | None:
+        from maskproof.runtime.masks import vector_mae_hidden_mask
 
         rows = self._rows(images)
-        masked = vector_mae_mask(rows, self.config.period, self.config.offset)
+        hidden = vector_mae_hidden_mask(self.data_dim, self.config.period, self.config.offset,
+                                        device=images.device).reshape(images.shape[1:])
+        hidden = hidden.any(dim=0, keepdim=True)  # a pixel with any hidden channel value
         prediction: Tensor = model(rows)[1]
-        return images, masked.reshape(images.shape), prediction.reshape(images.shape)
+        return Reconstructions(images, hidden.expand(images.shape[0], 1, *images.shape[2:]),
+                               prediction.reshape(images.shape),
+                               "the model's output at every pixel (hidden and visible), "
+                               "raw-pixel space")
 
 
 class ImageMAETask(_TaskBase):
@@ -350,15 +407,20 @@ class ImageMAETask(_TaskBase):
         return {"hidden": features.flatten(1)}
 
     def reconstructions(self, model: nn.Module, images: Tensor,
-                        generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor] | None:
-        from maskproof.runtime.masks import image_patch_mask
+                        generator: torch.Generator) -> Reconstructions | None:
+        from maskproof.runtime.masks import image_patch_hidden
 
         if self.recon_dim != images[0].numel():
             return None  # a prefix target is not an image
         patch = self.config.patch_size
-        masked = image_patch_mask(images, patch, patch, self.config.period, self.config.offset)
+        _, height, width = self.shape
+        hidden = image_patch_hidden(height, width, patch, patch, self.config.period,
+                                    self.config.offset, device=images.device)
         prediction: Tensor = model(images)[1]
-        return images, masked, prediction.reshape(images.shape)
+        return Reconstructions(images, hidden.expand(images.shape[0], 1, height, width),
+                               prediction.reshape(images.shape),
+                               "the model's output at every pixel (hidden and visible), "
+                               "raw-pixel space")
 
 
 _TASKS: dict[str, type[MAETask] | type[JEPATask] | type[VectorMAETask] | type[ImageMAETask]] = {

@@ -1,18 +1,25 @@
 """The training loop: validated setup, deterministic steps, atomic checkpoints, exact resume.
 
 Randomness. One CPU ``torch.Generator`` seeded with ``--seed`` draws, in order, each epoch's
-data permutation, each batch's crop boxes (``--crop-scale``) and every mask; model
+data permutation, each batch's crop boxes (``--crop-scale``) and every mask, all in the main
+process (``--workers`` processes only read the images of the batches it chose); model
 initialisation runs from the same seed inside a forked RNG scope. Nothing reads the global RNG,
 so on CPU a run is a function of its config.
 
 Resume. A checkpoint holds the model, AdamW state, the generator state, the current epoch's
 permutation and the step; the learning rate is a pure function of the step. Restoring them and
 continuing replays the same sequence of operations, so a run killed and resumed ends with the
-same weights, bit for bit, as one never interrupted (on CPU with the same thread count).
+same weights, bit for bit, as one never interrupted (on CPU with the same thread count). The
+open logging window's losses are checkpointed too, so the metric lines match as well.
 
-Run folder (rank 0 writes): ``config.json`` (the resolved config), ``metrics.jsonl`` (one JSON
-object per logged step), ``checkpoint.pt``, ``loss_curve.png``, ``reconstructions.png`` (tasks
-that reconstruct pixels), then ``summary.json`` and finally the empty ``COMPLETE`` marker. Every
+Run folder (rank 0 writes): ``config.json`` (the resolved config, the train/validation split
+sizes, an image folder's class names), ``metrics.jsonl`` (one JSON
+object per logged step: the window's mean ``loss``, its ``step_losses`` and ``step_lrs``,
+``last_loss``, ``lr``, the pre-clip ``grad_norm``; for I-JEPA the collapse metrics of a fixed
+batch; with ``--val-fraction`` the held-out ``val_loss``), ``checkpoint.pt``,
+``loss_curve.png`` (every step's loss and the learning rate), ``reconstructions.png`` (tasks
+that reconstruct pixels), ``collapse.png`` (I-JEPA), ``metrics.csv`` / ``tensorboard/`` (with
+``--log``), then ``summary.json`` and finally the empty ``COMPLETE`` marker. Every
 input is validated before the folder is created; a folder this call created is removed again if
 setup fails before the first checkpoint, so no folder looks like a finished run unless it is.
 
@@ -32,7 +39,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +50,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from maskproof.runtime import distributed
+from maskproof.runtime import distributed, metric_writers, run_history
+from maskproof.runtime.atomic import blocking_file, with_path
 from maskproof.runtime.augment import random_resized_crop
 from maskproof.runtime.checkpoint import (
     CHECKPOINT_FORMAT,
@@ -51,11 +59,14 @@ from maskproof.runtime.checkpoint import (
     check_config,
     check_epoch_order,
     check_generator,
+    check_log_window,
     check_optimizer,
     check_schedule,
     check_step,
     check_tensors,
+    keep_previous_checkpoint,
     load_checkpoint,
+    prune_kept_checkpoints,
     save_checkpoint,
     write_bytes_atomic,
     write_json_atomic,
@@ -69,9 +80,19 @@ from maskproof.runtime.errors import (
     Terminated,
     UserError,
 )
+from maskproof.runtime.loader import BatchLoader
 from maskproof.runtime.optim import build_adamw, default_warmup_steps, lr_at, scaled_lr, set_lr
 from maskproof.runtime.runlock import LOCK_NAME, RunLock, check_unlocked
+from maskproof.runtime.split import held_out_count, split_indices
 from maskproof.runtime.tasks import Shard, StepOutputs, Task, build_model_seeded, make_task
+from maskproof.runtime.train_step import (
+    FirstStepTimer,
+    autocast,
+    compile_forward,
+    make_grad_scaler,
+    micro_shards,
+    resolve_precision,
+)
 
 CONFIG_NAME = "config.json"
 METRICS_NAME = "metrics.jsonl"
@@ -82,7 +103,10 @@ GRID_IMAGES = 8
 #: Files of a run folder written atomically; ``.NAME.*.tmp`` temporaries of them left by a killed
 #: process are removed when the run starts again.
 RUN_FILES = (CHECKPOINT_NAME, CONFIG_NAME, METRICS_NAME, SUMMARY_NAME, COMPLETE_NAME,
-             "loss_curve.png", "reconstructions.png", "probe.json")
+             "loss_curve.png", "reconstructions.png", "collapse.png", "metrics.csv", "probe.json")
+#: Images of the fixed batch the task's monitor metrics (I-JEPA collapse) are computed on: the
+#: first training images, in eval mode.
+MONITOR_IMAGES = 256
 
 
 
@@ -141,11 +165,18 @@ class RunResult:
 
 
 def make_schedule(config: TrainConfig, num_images: int) -> Schedule:
-    """Steps per epoch (last partial batch dropped), total steps, warmup, scaled peak lr."""
-    steps_per_epoch = num_images // config.batch_size
+    """Steps per epoch (last partial batch dropped), total steps, warmup, scaled peak lr.
+
+    ``num_images``: all the data's images; the ``--val-fraction`` held out are not trained on.
+    """
+    held = held_out_count(config.val_fraction, num_images)
+    training = num_images - held
+    steps_per_epoch = training // config.batch_size
     if steps_per_epoch == 0:
-        raise UserError(f"--batch-size {config.batch_size}: larger than the {num_images} "
-                        "training images")
+        after = f" left after --val-fraction {config.val_fraction} holds out {held}" if held \
+            else ""
+        raise UserError(f"--batch-size {config.batch_size}: larger than the {training} "
+                        f"training images{after}")
     total = config.steps if config.steps is not None else config.epochs * steps_per_epoch
     warmup = config.warmup_steps if config.warmup_steps is not None \
         else default_warmup_steps(total)
@@ -184,7 +215,7 @@ def claim_default_run_dir(task: str, parent: Path = Path("runs"),
 def remove_stale_temporaries(run_dir: Path) -> list[str]:
     """Delete the ``.NAME.*.tmp`` files a killed writer left in ``run_dir``; return their names."""
     removed = []
-    for name in RUN_FILES:
+    for name in (*RUN_FILES, "checkpoint-*.pt"):  # the second: --keep-checkpoints copies
         for temp in run_dir.glob(f".{name}.*.tmp"):
             temp.unlink(missing_ok=True)
             removed.append(temp.name)
@@ -221,41 +252,93 @@ class _Setup:
     model: nn.Module
     optimizer: torch.optim.AdamW
     generator: torch.Generator
+    #: Sorted data positions trained on and held out (``--val-fraction``; runtime.split).
+    train_indices: Tensor
+    val_indices: Tensor
     step: int = 0
     epoch_order: Tensor | None = None
+    #: Losses of the steps since the last metric line (checkpointed: a resumed window's mean is
+    #: the uninterrupted run's).
+    log_window: list[float] = field(default_factory=list)
+    log_window_lrs: list[float] = field(default_factory=list)  # each of those steps' lr
+    #: Extra metric writers (``--log``): a subset of ``("csv", "tensorboard")``.
+    log_writers: tuple[str, ...] = ()
+    #: The resolved ``--precision`` (fp32, bf16 or fp16) and fp16's loss scaler (checkpointed).
+    precision: str = field(init=False)
+    scaler: torch.amp.GradScaler | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.precision = resolve_precision(self.config.precision, self.device)
+        self.scaler = make_grad_scaler(self.precision, self.device)
+        micro_shards(self.shard, self.config.grad_accum)  # this rank's rows split evenly
 
 
 def _prepare(config: TrainConfig, device: torch.device,
              ctx: distributed.DistContext) -> _Setup:
     data = load_images(config.data, config.labels, config.image_size)
     task = make_task(config, data.shape)
-    schedule = make_schedule(config, data.images.shape[0])
+    schedule = make_schedule(config, data.count)
+    train_indices, val_indices = split_indices(data.count, config.val_fraction, config.seed)
     rows = distributed.local_slice(config.batch_size, ctx)
     shard = Shard(rows.start, rows.stop, config.batch_size)
     model = build_model_seeded(task, config.seed).to(device)
     groups = task.param_groups(model, config.weight_decay)
     optimizer = build_adamw(groups, schedule.peak_lr, device)
     generator = torch.Generator().manual_seed(config.seed)
-    return _Setup(config, ctx, device, data, task, schedule, shard, model, optimizer, generator)
+    return _Setup(config, ctx, device, data, task, schedule, shard, model, optimizer, generator,
+                  train_indices, val_indices)
 
 
-def validate_state(setup: _Setup, state: dict[str, Any], source: Path) -> None:
-    """Every field ``--resume`` reads, checked against this run before anything is loaded."""
-    check_config(source, state["config"], setup.config.to_json_dict())
+def validate_state(setup: _Setup, state: dict[str, Any], source: Path,
+                   earlier: Earlier = ((), ())) -> None:
+    """Every field ``--resume`` reads, checked against this run before anything is loaded.
+
+    ``earlier``: configurations and schedules the folder records as replaced by a resume that
+    changed the learning-rate knobs; a checkpoint may carry those instead of the current ones.
+    """
+    check_config(source, state["config"], setup.config.to_json_dict(), earlier[0])
     check_step(source, state["step"], setup.schedule.total_steps)
-    check_schedule(source, state["schedule"], setup.schedule.as_dict())
+    check_schedule(source, state["schedule"], setup.schedule.as_dict(), earlier[1])
     check_tensors(source, "model", state["model"], setup.model.state_dict())
     check_optimizer(source, state["optimizer"], setup.optimizer)
     check_generator(source, state["generator"], setup.generator)
-    check_epoch_order(source, state["epoch_order"], setup.data.images.shape[0])
+    check_epoch_order(source, state["epoch_order"], setup.train_indices.numel())
+    window = open_window_length(state["step"], setup.schedule.total_steps,
+                                setup.config.log_every)
+    check_log_window(source, state.get("log_window"), window)
+    check_log_window(source, state.get("log_window_lrs"), window, "log_window_lrs")
 
 
-def _restore(setup: _Setup, state: dict[str, Any], source: Path) -> None:
-    validate_state(setup, state, source)
+def open_window_length(step: int, total_steps: int, log_every: int) -> int:
+    """Steps trained since the last metric line, at ``step`` (a line is logged every
+    ``log_every`` steps and at the last step)."""
+    return 0 if step == total_steps else step % log_every
+
+
+Earlier = tuple[Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]]]
+
+
+def _earlier(run_dir: Path, saved: TrainConfig, changes: Mapping[str, object],
+             setup: _Setup) -> Earlier:
+    """The configurations and schedules a checkpoint of this folder may carry besides the
+    current ones: those config.json records as replaced, and ``saved`` when this resume
+    changes it (the checkpoint predates the change)."""
+    configs, schedules = run_history.earlier_settings(run_dir)
+    if changes:
+        configs.append(saved.to_json_dict())
+        schedules.append(make_schedule(saved, setup.data.count).as_dict())
+    return configs, schedules
+
+
+def _restore(setup: _Setup, state: dict[str, Any], source: Path,
+             earlier: Earlier = ((), ())) -> None:
+    validate_state(setup, state, source, earlier)
     try:
         setup.model.load_state_dict(state["model"])
         setup.optimizer.load_state_dict(state["optimizer"])
         setup.generator.set_state(state["generator"])
+        if setup.scaler is not None and "grad_scaler" in state:
+            setup.scaler.load_state_dict(state["grad_scaler"])
     except (RuntimeError, ValueError, KeyError, TypeError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise UserError(f"checkpoint {source}: does not fit this model ({first[:160]})") \
@@ -263,6 +346,8 @@ def _restore(setup: _Setup, state: dict[str, Any], source: Path) -> None:
     setup.step = state["step"]
     order = state["epoch_order"]
     setup.epoch_order = order if isinstance(order, Tensor) and order.numel() else None
+    setup.log_window = list(state.get("log_window") or [])
+    setup.log_window_lrs = list(state.get("log_window_lrs") or [])
 
 
 def _checkpoint_state(setup: _Setup) -> dict[str, Any]:
@@ -276,13 +361,16 @@ def _checkpoint_state(setup: _Setup) -> dict[str, Any]:
         "generator": setup.generator.get_state(),
         "epoch_order": order,
         "config": setup.config.to_json_dict(),
+        "log_window": list(setup.log_window),
+        "log_window_lrs": list(setup.log_window_lrs),
+        **({} if setup.scaler is None else {"grad_scaler": setup.scaler.state_dict()}),
     }
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def _autocast(device: torch.device,
+              precision: str = "auto") -> contextlib.AbstractContextManager[Any]:
+    """The step's autocast for ``--precision`` (auto: bf16 on CUDA, none on CPU)."""
+    return autocast(resolve_precision(precision, device), device)
 
 
 def _trim_metrics(path: Path, last_step: int) -> list[dict[str, Any]]:
@@ -340,6 +428,19 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
                 dynamic_ncols=True, leave=False)
 
 
+def _first_non_finite(model: nn.Module, optimizer: torch.optim.Optimizer) -> str | None:
+    """The name of the first parameter or optimizer-state tensor holding NaN or infinity."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return f"parameter {name}"
+    for index, entry in enumerate(optimizer.state.values()):
+        for key, value in entry.items():
+            if isinstance(value, Tensor) and value.is_floating_point() \
+                    and not bool(torch.isfinite(value).all()):
+                return f"optimizer state {key} of parameter {index}"
+    return None
+
+
 class _Trainer:
     def __init__(self, setup: _Setup, run_dir: Path, quiet: bool,
                  checks: tuple[StepCheck, ...]) -> None:
@@ -349,39 +450,107 @@ class _Trainer:
         self.quiet = quiet
         self.checks = checks
         self.metrics: list[dict[str, Any]] = []
+        self.writers: list[Any] = []  # --log csv / tensorboard, opened with metrics.jsonl
         self.last_checkpoint = -1
+        self.monitor_images = setup.data.gather(
+            setup.train_indices[:MONITOR_IMAGES]).to(setup.device)
+        self.loader = BatchLoader(setup.data, setup.config.workers)
         model = setup.model
         if setup.ctx.distributed:
             ids = [setup.device.index] if setup.device.type == "cuda" else None
             model = DistributedDataParallel(model, device_ids=ids)
-        self.forward_model = model
+        self.forward_model = compile_forward(model) if setup.config.compile else model
+        self.first_step = FirstStepTimer(setup.config.compile)
         self.params = [p for group in setup.optimizer.param_groups for p in group["params"]]
 
-    def _batch_indices(self) -> Tensor:
+    def _batches(self) -> Iterator[Tensor]:
+        """This rank's images of each step from ``s.step`` on, drawing an epoch's order from the
+        run's generator when the step that starts the epoch asks for its batch (lazily: the
+        draw sits between the previous step's masks and this step's, with or without
+        workers). The rest of the epoch's index batches go to the loader at once."""
         s = self.s
-        per_epoch = s.schedule.steps_per_epoch
-        position = s.step % per_epoch
-        if position == 0 or s.epoch_order is None:
-            s.epoch_order = torch.randperm(s.data.images.shape[0], generator=s.generator)
-        size = s.config.batch_size
-        batch = s.epoch_order[position * size:(position + 1) * size]
-        return batch[s.shard.start:s.shard.stop]
+        per_epoch, size = s.schedule.steps_per_epoch, s.config.batch_size
+        while s.step < s.schedule.total_steps:
+            position = s.step % per_epoch
+            if position == 0 or s.epoch_order is None:
+                s.epoch_order = torch.randperm(s.train_indices.numel(), generator=s.generator)
+            order = s.epoch_order
+            last = min(per_epoch, position + s.schedule.total_steps - s.step)
+            batches = [s.train_indices[order[p * size:(p + 1) * size]][s.shard.start:s.shard.stop]
+                       for p in range(position, last)]
+            yield from self.loader.load(batches)
+
+    def _validation(self) -> dict[str, float]:
+        """``val_loss``: the task loss of the held-out images (eval mode, no gradients), in
+        batches of ``--batch-size``, image-weighted; masks from a generator seeded afresh with
+        ``--seed`` each time, so every logged value scores the same masks."""
+        s = self.s
+        if s.val_indices.numel() == 0:
+            return {}
+        generator = torch.Generator().manual_seed(s.config.seed)
+        total = 0.0
+        s.model.eval()
+        try:
+            with torch.no_grad(), _autocast(s.device, s.precision):
+                size = s.config.batch_size
+                for start in range(0, s.val_indices.numel(), size):
+                    chunk = s.val_indices[start:start + size]
+                    images = s.data.gather(chunk).to(s.device)
+                    outputs = s.task.forward_step(s.model, images, generator,
+                                                  Shard.whole(chunk.numel()))
+                    total += float(outputs.local_loss.float()) * chunk.numel()
+        finally:
+            s.model.train()
+        return {"val_loss": total / s.val_indices.numel()}
 
     def save(self) -> None:
+        # A finite loss does not make the update finite (a huge step overflows the weights
+        # after the loss was computed): every checkpoint is checked, so "the last good
+        # checkpoint" a non-finite stop points to is finite, weights and optimizer state.
+        where = _first_non_finite(self.s.model, self.s.optimizer)
+        if where is not None:
+            raise NonFiniteLossError(f"{where} is not finite after step {self.s.step}; training "
+                                     f"stopped before writing it ({self._kept()}); resume with "
+                                     "a smaller --lr or a --clip-grad")
         # SIGINT/SIGTERM wait until the checkpoint is written and recorded, so the step a
         # stopped run reports is the step on disk.
         with _signals_deferred():
             if self.main:
-                save_checkpoint(self.run_dir / CHECKPOINT_NAME, _checkpoint_state(self.s))
+                path = self.run_dir / CHECKPOINT_NAME
+                keep = self.s.config.keep_checkpoints
+                previous = self.last_checkpoint
+                if keep > 1 and 0 <= previous != self.s.step and path.is_file():
+                    keep_previous_checkpoint(path, previous)
+                save_checkpoint(path, _checkpoint_state(self.s))
+                if keep > 1:  # only now, with the new one whole on disk, may older ones go
+                    prune_kept_checkpoints(self.run_dir, self.s.step, keep)
             self.last_checkpoint = self.s.step
 
     def _log(self, record: dict[str, Any], handle: Any) -> None:
         self.metrics.append(record)
         if self.main:
-            handle.write(json.dumps(record) + "\n")
-            handle.flush()
+            try:
+                handle.write(json.dumps(record) + "\n")
+                handle.flush()
+            except OSError as error:  # a full disk names no file on write()
+                raise with_path(error, self.run_dir / METRICS_NAME) from None
+            for writer in self.writers:
+                writer.write(record)
+
+    def _monitor(self) -> dict[str, float]:
+        """The task's metrics of the current weights on the fixed monitor batch (no gradients,
+        no generator, full precision: a collapse metric needs more digits than bf16 has)."""
+        model = self.s.model
+        model.eval()
+        try:
+            with torch.no_grad():
+                return self.s.task.monitor(model, self.monitor_images)
+        finally:
+            model.train()
 
     def _grad_norm(self) -> float:
+        """Total L2 norm of every gradient before the update; with ``--clip-grad`` the norm
+        before clipping (what ``clip_grad_norm_`` returns), so a clipped step shows its size."""
         grads = [p.grad for p in self.params if p.grad is not None]
         clip = self.s.config.clip_grad
         if clip is not None:
@@ -394,7 +563,8 @@ class _Trainer:
 
     def _fail(self, what: str, value: float) -> NonFiniteLossError:
         return NonFiniteLossError(f"{what} is {value} at step {self.s.step}; training stopped "
-                                  f"({self._kept()})")
+                                  f"({self._kept()}); resume with a smaller --lr or a "
+                                  "--clip-grad")
 
     def _run_checks(self, outputs: StepOutputs) -> None:
         """Run the due step checks on every rank; stop every rank if any rank disagrees."""
@@ -415,57 +585,97 @@ class _Trainer:
         return (f"last good checkpoint: step {self.last_checkpoint} in "
                 f"{self.run_dir / CHECKPOINT_NAME}")
 
+    def train_step(self, batch: Tensor) -> tuple[float, float, float]:
+        """One optimizer update on this rank's ``batch``: ``(loss, pre-clip grad norm, lr)``.
+        The loop's own step (``bench/throughput.py`` times it as the CLI runs it)."""
+        s = self.s
+        s.model.train()
+        self.first_step.start()
+        loss_value = self._forward_backward(batch)
+        grad_norm = self._grad_norm()
+        if not math.isfinite(grad_norm) and s.scaler is None:  # fp16: the scaler skips it
+            raise self._fail("gradient norm", grad_norm)
+        schedule = s.schedule
+        lr = lr_at(s.step, schedule.total_steps, schedule.warmup_steps, schedule.peak_lr,
+                   schedule.min_lr)
+        set_lr(s.optimizer, lr)
+        if s.scaler is None:
+            s.optimizer.step()
+        else:
+            s.scaler.step(s.optimizer)
+            s.scaler.update()
+        self._report_compile()
+        return loss_value, grad_norm, lr
+
+    def _forward_backward(self, batch: Tensor) -> float:
+        """Forward and backward of this rank's ``batch`` in ``--grad-accum`` micro-batches under
+        the step's precision (see :mod:`runtime.train_step`); the step's loss, the mean over
+        ranks. Each micro-batch restarts from the step's generator state, so its masks are the
+        whole batch's rows; the step checks run on each, before its backward."""
+        s = self.s
+        parts = micro_shards(s.shard, s.config.grad_accum)
+        start_state = s.generator.get_state() if len(parts) > 1 else None
+        s.optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for part in parts:
+            if start_state is not None:
+                s.generator.set_state(start_state)
+            rows = batch[part.start - s.shard.start:part.stop - s.shard.start]
+            with autocast(s.precision, s.device):
+                outputs = s.task.forward_step(self.forward_model, rows, s.generator, part)
+                loss = outputs.loss if len(parts) == 1 else outputs.loss / len(parts)
+                value = float(distributed.mean_across_ranks(loss.detach().float(), s.ctx))
+                if not math.isfinite(value):
+                    raise self._fail("loss", value * len(parts))
+                # Under the step's autocast: a check that recomputes part of the forward
+                # pass (the MAE norm-pix target) repeats the step's own operations.
+                self._run_checks(outputs)
+            total += value
+            torch.autograd.backward(loss if s.scaler is None else s.scaler.scale(loss))
+        if s.scaler is not None:
+            s.scaler.unscale_(s.optimizer)  # the gradient norm and clipping see true sizes
+        return total
+
+    def _report_compile(self) -> None:
+        """After the first compiled step: its wall time, once, on stderr (and summary.json)."""
+        seconds = self.first_step.stop()
+        if seconds is not None and self.main and not self.quiet:
+            print(f"maskproof train: first compiled step {seconds:.1f} s (compilation "
+                  "included)", file=sys.stderr)
+
     def run(self, metrics_handle: Any) -> float:
         s = self.s
         config, schedule = s.config, s.schedule
-        images = s.data.images
+        batches = self._batches()
         bar = _progress(schedule.total_steps, s.step,
                         self.main and not self.quiet and sys.stderr.isatty())
-        window: list[float] = []
         started = time.perf_counter()
         # A run resumed from its final checkpoint (killed while finishing) trains no step.
         last_loss = float(self.metrics[-1]["last_loss"]) if self.metrics else math.nan
         try:
             while s.step < schedule.total_steps:
-                index = self._batch_indices()
-                batch = images[index].to(s.device, non_blocking=True)
+                batch = next(batches).to(s.device, non_blocking=True)
                 if config.crop_scale is not None:
                     batch = random_resized_crop(batch, s.generator, config.crop_scale,
                                                 s.shard.start, s.shard.global_size)
-                s.model.train()
-                with _autocast(s.device):
-                    outputs = s.task.forward_step(self.forward_model, batch, s.generator,
-                                                  s.shard)
-                    loss = outputs.loss
-                    loss_value = float(distributed.mean_across_ranks(loss.detach().float(),
-                                                                     s.ctx))
-                    if not math.isfinite(loss_value):
-                        raise self._fail("loss", loss_value)
-                    # Under the step's autocast: a check that recomputes part of the forward
-                    # pass (the MAE norm-pix target) repeats the step's own operations.
-                    self._run_checks(outputs)
-                s.optimizer.zero_grad(set_to_none=True)
-                torch.autograd.backward(loss)
-                grad_norm = self._grad_norm()
-                if not math.isfinite(grad_norm):
-                    raise self._fail("gradient norm", grad_norm)
-                lr = lr_at(s.step, schedule.total_steps, schedule.warmup_steps,
-                           schedule.peak_lr, schedule.min_lr)
-                set_lr(s.optimizer, lr)
-                s.optimizer.step()
+                loss_value, grad_norm, lr = self.train_step(batch)
                 s.task.after_step(s.model, s.step, schedule.total_steps)
                 s.step += 1
                 last_loss = loss_value
+                window = s.log_window  # restored from the checkpoint on resume
                 window.append(loss_value)
+                s.log_window_lrs.append(lr)
                 bar.update(1)
                 if s.step % config.log_every == 0 or s.step == schedule.total_steps:
                     record = {"step": s.step, "epoch": s.step / schedule.steps_per_epoch,
                               "loss": sum(window) / len(window), "last_loss": loss_value,
                               "lr": lr, "grad_norm": grad_norm,
-                              "seconds": time.perf_counter() - started}
+                              "seconds": time.perf_counter() - started,
+                              "step_losses": list(window), "step_lrs": list(s.log_window_lrs),
+                              **self._monitor(), **self._validation()}
                     bar.set_postfix(loss=f"{record['loss']:.4f}")
                     self._log(record, metrics_handle)
-                    window = []
+                    s.log_window, s.log_window_lrs = [], []
                 if s.step % config.checkpoint_every == 0 or s.step == schedule.total_steps:
                     self.save()
         finally:
@@ -480,27 +690,64 @@ def _finish(trainer: _Trainer, final_loss: float, seconds: float, steps_run: int
     run_dir = trainer.run_dir
     all_metrics = trainer.metrics
     plots.plot_loss_curve(all_metrics, run_dir / "loss_curve.png", title=s.config.task)
+    collapse = _final_collapse(all_metrics)
+    monitored = min(MONITOR_IMAGES, s.train_indices.numel())
+    if collapse is not None:
+        plots.plot_collapse(all_metrics, run_dir / "collapse.png", title=s.config.task,
+                            images=monitored)
     s.model.eval()
     with torch.no_grad():
-        shown = s.data.images[:GRID_IMAGES].to(s.device)
+        shown = s.data.gather(s.train_indices[:GRID_IMAGES]).to(s.device)
         grid = s.task.reconstructions(s.model, shown,
                                       torch.Generator().manual_seed(s.config.seed))
     if grid is not None:
         plots.plot_reconstructions(grid, run_dir / "reconstructions.png")
     images_per_second = steps_run * s.config.batch_size / seconds if seconds > 0 else 0.0
-    write_json_atomic(run_dir / SUMMARY_NAME, {
+    summary: dict[str, Any] = {
         "task": s.config.task, "steps": s.step, "final_loss": final_loss,
         "train_seconds_this_invocation": seconds, "images_per_second": images_per_second,
         "device": str(s.device), "world_size": s.ctx.world_size, "data": s.data.source,
-        "schedule": s.schedule.as_dict(),
-    })
+        "schedule": s.schedule.as_dict(), **_data_facts(s),
+    }
+    summary.update({"compile": s.config.compile, "compile_seconds": trainer.first_step.seconds,
+                    "precision": s.precision, "grad_accum": s.config.grad_accum})
+    if collapse is not None:
+        summary["collapse"] = {
+            **collapse, "features": "target (EMA) encoder tokens mean-pooled per image, on "
+            f"the first {monitored} training images; effective_rank is of the centred "
+            "features, effective_rank_uncentred of the features as they are"}
+    write_json_atomic(run_dir / SUMMARY_NAME, summary)
     write_bytes_atomic(run_dir / COMPLETE_NAME, b"")
+
+
+def _data_facts(setup: _Setup) -> dict[str, Any]:
+    """What config.json and summary.json record of the data: the split sizes and, for an image
+    folder with class subfolders, the class names in label order."""
+    facts: dict[str, Any] = {"split": {"train": setup.train_indices.numel(),
+                                       "validation": setup.val_indices.numel()}}
+    if setup.data.classes is not None:
+        facts["classes"] = list(setup.data.classes)
+    return facts
+
+
+def _final_collapse(metrics: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The last metric line's collapse metrics (I-JEPA), or ``None`` if it has none."""
+    from maskproof.runtime.plots import COLLAPSE_FIELDS
+
+    if not metrics or not all(name in metrics[-1] for name in COLLAPSE_FIELDS):
+        return None
+    last = metrics[-1]
+    return {"step": last["step"], **{name: last[name] for name in last
+                                     if name.startswith("target_")}}
 
 
 def train(config: TrainConfig, *, out: str | None = None, resume: str | None = None,
           device: str | None = None, quiet: bool = False,
-          checks: tuple[StepCheck, ...] = ()) -> RunResult:
+          checks: tuple[StepCheck, ...] = (), log: Sequence[str] = ()) -> RunResult:
     """Train ``config`` into a new run folder ``out`` (or continue the run folder ``resume``).
+
+    ``log``: extra metric writers besides ``metrics.jsonl`` (``csv``, ``tensorboard``; the
+    ``--log`` values, see :func:`runtime.metric_writers.parse_log_writers`).
 
     The folder is locked (``LOCK``) while this call writes it; a second writer is refused. SIGINT
     and SIGTERM (see ``runtime.cli``) surface as :class:`RunStopped`, which says where the run
@@ -509,6 +756,9 @@ def train(config: TrainConfig, *, out: str | None = None, resume: str | None = N
     ctx = distributed.context_from_env()
     run_dir = Path(resume) if resume is not None else Path(out) if out is not None else None
     state: dict[str, Any] | None = None
+    changes: dict[str, tuple[Any, Any]] = {}  # the learning-rate knobs a resume changes
+    log_writers = metric_writers.parse_log_writers(log)
+    metric_writers.require_available(log_writers)  # before any folder is touched
     with contextlib.ExitStack() as stack:
         try:
             if resume is not None:
@@ -520,7 +770,8 @@ def train(config: TrainConfig, *, out: str | None = None, resume: str | None = N
                     raise UserError(f"--resume {run_dir}: a {saved.task} run, not {config.task}")
                 if (run_dir / COMPLETE_NAME).exists():
                     raise UserError(f"--resume {run_dir}: the run is already complete")
-                config = saved
+                changes = run_history.resume_changes(saved, config)
+                config = run_history.apply_changes(saved, changes)
                 metrics = run_dir / METRICS_NAME
                 trained = metrics.is_file() and metrics.stat().st_size > 0
                 if (run_dir / CHECKPOINT_NAME).exists() or trained:  # trained: checkpoint lost
@@ -530,6 +781,10 @@ def train(config: TrainConfig, *, out: str | None = None, resume: str | None = N
                           "before its first one); starting it again from step 0",
                           file=sys.stderr)
             elif run_dir is not None:
+                blocking = blocking_file(run_dir)
+                if blocking is not None:
+                    raise UserError(f"--out {run_dir}: {blocking} is a file, expected a folder "
+                                    "there")
                 if run_dir.is_dir():
                     check_unlocked(run_dir, "--out")
                 if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
@@ -539,9 +794,18 @@ def train(config: TrainConfig, *, out: str | None = None, resume: str | None = N
             distributed.start(ctx, device_kind)
             try:
                 setup = _prepare(config, device_kind, ctx)
+                setup.log_writers = log_writers
                 if state is not None:
                     assert run_dir is not None
-                    _restore(setup, state, run_dir / CHECKPOINT_NAME)
+                    _restore(setup, state, run_dir / CHECKPOINT_NAME,
+                             _earlier(run_dir, saved, changes, setup))
+                if changes and ctx.is_main:
+                    assert run_dir is not None
+                    before = saved, make_schedule(saved, setup.data.count).as_dict()
+                    run_history.record_resume(run_dir, setup.step, changes, before,
+                                              (setup.config, setup.schedule.as_dict()))
+                    print(f"maskproof train: resuming {run_dir} at step {setup.step} with "
+                          f"{run_history.describe(changes)}", file=sys.stderr)
                 return _run(setup, run_dir, created=resume is None, fresh=state is None,
                             quiet=quiet, checks=checks, stack=stack)
             finally:
@@ -620,10 +884,29 @@ def _open_run_files(setup: _Setup, run_dir: Path, created: bool,
     if created:
         write_json_atomic(run_dir / CONFIG_NAME, {
             "config": setup.config.to_json_dict(), "schedule": setup.schedule.as_dict(),
-            "data": setup.data.source, "world_size": setup.ctx.world_size,
-            "torch": torch.__version__,
+            "data": setup.data.source, **_data_facts(setup), "world_size": setup.ctx.world_size,
+            "torch": torch.__version__, "precision_resolved": setup.precision,
         })
     else:  # a resumed run, from its checkpoint's step (0 for one stopped before the first)
         trainer.metrics = _trim_metrics(metrics_path, setup.step)
     with metrics_path.open("a", encoding="utf-8") as handle:
-        yield handle
+        trainer.writers = metric_writers.open_writers(
+            setup.log_writers, run_dir, trainer.metrics, None if created else setup.step)
+        try:
+            yield handle
+        finally:
+            for writer in trainer.writers:
+                writer.close()
+
+
+def loop_step(config: TrainConfig,
+              device: str = "cpu") -> tuple[Callable[[Tensor], tuple[float, float, float]],
+                                            nn.Module]:
+    """The training loop's own step for ``config`` and the model it trains, set up as
+    :func:`train` sets them up (data, model, AdamW, ``--compile``, ``--precision``,
+    ``--grad-accum``) but with no run folder: ``bench/throughput.py`` times it as the CLI runs
+    it. ``step(batch)`` makes one update and returns ``(loss, grad_norm, lr)``."""
+    ctx = distributed.context_from_env()
+    setup = _prepare(config, torch.device(device), ctx)
+    trainer = _Trainer(setup, Path("<benchmark>"), quiet=True, checks=())
+    return trainer.train_step, setup.model

@@ -47,6 +47,10 @@ PY
 "$BIN/maskproof" zoo --quick
 "$BIN/maskproof" vectors --out vectors
 "$BIN/maskproof" vectors --format-doc | head -1
+# The training tool from the wheel: a short eager run, its encoder exported and reloaded.
+"$BIN/maskproof" train vector-mae --steps 2 --quiet --out run
+"$BIN/maskproof" export run --format safetensors
+"$BIN/python" -c 'import maskproof.runtime as r; m = r.load_encoder("run/encoder.safetensors"); print("load_encoder:", type(m).__name__)'
 rc=0; "$BIN/maskproof" audit maskproof.examples.third_party_adapter:Adapter --out audit-example \
   || rc=$?
 [ "$rc" -eq 1 ]   # the worked example has a real finding (keep count): exit 1 is its verdict

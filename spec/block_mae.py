@@ -101,6 +101,7 @@ def _flat_mask(shape: Shape, policies: list[Policy], period: int, offset: int) -
     return row_major_flatten(masked, shape)
 
 
+@mirrors("BlockMAE.Internal.sample")
 def internal_sample(batch_shape: Sequence[int], data_shape: Sequence[int],
                     reconstruction_width: int, blocks: Sequence[Policy], period: int,
                     offset: int, x: TensorLike) -> SupervisedSample[Tensor, Tensor]:
@@ -121,6 +122,7 @@ def internal_sample(batch_shape: Sequence[int], data_shape: Sequence[int],
     return SupervisedSample(masked, target)
 
 
+@mirrors("BlockMAE.Internal.hiddenReconstructionIndices")
 def internal_hidden_reconstruction_indices(data_shape: Sequence[int], reconstruction_width: int,
                                            blocks: Sequence[Policy], period: int,
                                            offset: int) -> list[int]:

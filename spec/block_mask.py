@@ -122,6 +122,7 @@ def apply_from_prefix(shape: Shape, blocks: Sequence[Policy], period: int, offse
                                  remaining_shape[1:], row) for i, row in enumerate(rows))
 
 
+@mirrors("BlockMask.Internal.apply")
 def internal_apply(shape: Sequence[int], blocks: Sequence[Policy], period: int, offset: int,
                    coordinate_prefix: Sequence[int], remaining_shape: Sequence[int],
                    tensor: TensorLike) -> Tensor:
@@ -130,8 +131,8 @@ def internal_apply(shape: Sequence[int], blocks: Sequence[Policy], period: int, 
     Recurses over ``remainingShape``, extending ``coordinatePrefix`` one axis at a time; at a
     scalar, the full coordinate is ``coordinatePrefix`` and the scalar becomes ``0.0`` if
     ``blockHidden shape blocks …`` holds there. ``shape`` (the mask's shape) and
-    ``remainingShape`` (the tensor's) are independent, as in Lean. Not a row of the declarations
-    table (``BlockMask.apply`` is), but ``Internal.apply_scalar_at`` is stated over it.
+    ``remainingShape`` (the tensor's) are independent, as in Lean; ``Internal.apply_scalar_at`` is
+    stated over it.
     """
     decl = "BlockMask.Internal.apply"
     remaining = require_shape(remaining_shape, decl, "remainingShape")

@@ -160,9 +160,13 @@ def encoded_target_predictive_view_contract(
                                   rep_loss, geometry_guard)
 
 
+@mirrors("VICRegGuard")
 @dataclass(frozen=True)
 class VICRegGuard:
-    """Lean structure ``VICRegGuard``: weights and already-computed Nat summaries."""
+    """Lean structure ``VICRegGuard``: weights and already-computed Nat summaries.
+
+    Fields in Lean's order; ``lambda_`` is Lean's ``lambda`` (a Python keyword).
+    """
 
     lambda_: int
     mu: int
@@ -186,9 +190,13 @@ register_mirror("VICRegGuard.value", VICRegGuard.value,
                 f"{__name__}.VICRegGuard.value")
 
 
+@mirrors("BarlowGuard")
 @dataclass(frozen=True)
 class BarlowGuard:
-    """Lean structure ``BarlowGuard``: off-diagonal weight and diagonal/off-diagonal summaries."""
+    """Lean structure ``BarlowGuard``: off-diagonal weight and diagonal/off-diagonal summaries.
+
+    ``lambda_`` is Lean's ``lambda``, ``off_diag`` its ``offDiag``; the lists are kept as tuples.
+    """
 
     lambda_: int
     diag: Sequence[int]

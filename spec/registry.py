@@ -1,8 +1,13 @@
 """Traceability from Lean names to their Python mirrors and theorem checks.
 
-``lean_declarations.tsv`` (copied from the project's Lean contract) is the list of names the spec
-must cover. ``@mirrors`` tags a definition with the Lean ``def`` it transcribes; ``@theorem`` tags
-an executable check with the Lean ``theorem`` it tests. Both refuse names the TSV does not list,
+``lean_declarations.tsv`` is the list of names the spec must cover: one row per declaration of the
+TorchLean SSL files pinned in ``lean_pin.tsv``, with its Lean module, namespace, kind (``def``
+for anything with executable meaning — defs, abbrevs, structures — or ``theorem``), name relative
+to the namespace, ``path:LINE`` at the pinned commit, and the documents that named it
+(``spec.lean_surface`` recomputes module and location from a local copy of the Lean files).
+
+``@mirrors`` tags a definition with the Lean ``def`` it transcribes; ``@theorem`` tags an
+executable check with the Lean ``theorem`` it tests. Both refuse names the TSV does not list,
 so a typo fails at import time, and the completeness test compares the two registries with the TSV.
 """
 
@@ -26,10 +31,17 @@ ObjT = TypeVar("ObjT")
 class LeanDeclaration:
     """One row of ``lean_declarations.tsv``."""
 
-    module: str
+    module: str  # the Lean module, e.g. NN.MLTheory.SelfSupervised.MAE
     kind: str  # "def" or "theorem"
-    lean_name: str
-    source: str
+    lean_name: str  # relative to ``namespace``; unique across the table
+    source: str  # the documents that named the declaration
+    namespace: str  # e.g. NN.API.ssl
+    location: str  # path/File.lean:LINE at the pinned commit
+
+    @property
+    def full_name(self) -> str:
+        """The fully qualified Lean name, ``namespace.lean_name``."""
+        return f"{self.namespace}.{self.lean_name}"
 
 
 @dataclass(frozen=True)
@@ -136,8 +148,8 @@ def lean_declarations() -> dict[str, LeanDeclaration]:
     tsv = importlib.resources.files("maskproof.spec").joinpath("lean_declarations.tsv")
     text = tsv.read_text("utf-8")
     rows = csv.DictReader(text.splitlines(), delimiter="\t")
-    table = {r["lean_name"]: LeanDeclaration(r["module"], r["kind"], r["lean_name"], r["source"])
-             for r in rows}
+    table = {r["lean_name"]: LeanDeclaration(r["module"], r["kind"], r["lean_name"], r["source"],
+                                             r["namespace"], r["location"]) for r in rows}
     return table
 
 

@@ -37,6 +37,10 @@ never patched:
 * ``encode`` is the encoder ``model.vit`` run with such a ``noise``: its ``random_masking``
   keeps exactly the patches where ``mask == 0`` (in ascending patch order). The output is
   ``last_hidden_state`` ``[B, 1 + K, hidden]``, the CLS token first.
+* ``mae_forward`` is ``ViTMAEForPreTraining.forward`` itself with ``noise=`` (the model keeps
+  the ``int(N·(1 − r))`` smallest-noise patches, lines 310-327) and the ratio set as for
+  ``random_masking``; a forward hook on ``model.vit`` only records its ``last_hidden_state``
+  as the latent. ``module`` is the model: the model contracts backpropagate its own loss.
 * ``fixed_tensors`` are the encoder's ``position_embeddings`` and the decoder's
   ``decoder_pos_embed``: documented as the MAE 2-D sin-cos table with a zero CLS row
   (modeling_vit_mae.py:273-290 and 523-534 build it with ``build_2d_sinusoidal_position_embedding``
@@ -72,8 +76,21 @@ each verdict; every line number is modeling_vit_mae.py of that release unless na
   requires_grad=value.is_floating_point())`` (core_model_loading.py:1589), dropping the
   ``requires_grad=False`` of lines 196 and 464.
 
-Every other applicable contract holds (masking, patchify, loss, encoder); the TorchLean and
-I-JEPA contracts are not applicable.
+* ``model.masked_rows_follow_position``, ``model.every_parameter_gets_gradient`` and
+  ``model.encoder_position_sensitive`` fail: the same zero tables, seen through the model's own
+  forward. With ``decoder_pos_embed`` and ``mask_token`` zero every mask token enters the
+  decoder as one zero vector, so all masked rows come out identical; LayerNorm maps that zero
+  vector to zero, so the masked rows' queries and keys are the (zero) biases, and in the
+  one-layer decoder the visible rows are never scored: the decoder's ``q_proj`` / ``k_proj``
+  weights get an exactly zero gradient. With ``position_embeddings`` zero the encoder sees no
+  positions: moving the visible pixels only reorders its rows. A model whose tables the
+  model's own init code fills passes all three (the test module's ``filled``).
+* ``masking.empty_mask_loss_zero`` fails, a real deviation from the spec: the loss is
+  ``(loss * mask).sum() / mask.sum()`` (line 853), 0/0 = NaN when nothing is masked, where
+  ``maskedLoss`` of no patches is 0.
+
+Every other applicable contract holds (masking, patchify, loss, encoder, the model's loss, mask
+and shuffle order); the TorchLean and I-JEPA contracts are not applicable.
 """
 
 from __future__ import annotations
@@ -88,7 +105,7 @@ from torch import Tensor, nn
 from transformers import ViTMAEConfig, ViTMAEForPreTraining
 from transformers.models.vit_mae.modeling_vit_mae import ViTMAEDecoderOutput
 
-from maskproof.bridge.audit.protocols import FixedTensor, SinCos2D
+from maskproof.bridge.audit.protocols import FixedTensor, MAEForward, SinCos2D
 
 #: The small configuration of :class:`TinyViTMAE`: 16x16 RGB images, 4x4 patches (a 4x4 grid).
 TINY_CONFIG: dict[str, Any] = {
@@ -171,12 +188,14 @@ class ViTMAEAdapter:
         to_eval: Callable[[], object] = model.eval  # transformers leaves eval() unannotated
         to_eval()
         self.model = model
+        self.module: nn.Module = model
         self.build: ModelBuilder = build if build is not None else from_config(config)
         self.patch_size: int = config.patch_size
         self.in_chans: int = config.num_channels
         self.norm_pix_loss: bool = bool(config.norm_pix_loss)
         self.image_size: int = config.image_size
         self.encoder_image_shape = (self.in_chans, self.image_size, self.image_size)
+        self.model_image_shape = self.encoder_image_shape
         self.patchify_fixed = (self.patch_size, self.in_chans)
 
     @classmethod
@@ -260,6 +279,23 @@ class ViTMAEAdapter:
         self.check_mask(out.mask, mask)
         hidden: Tensor = out.last_hidden_state
         return hidden
+
+    # MAEModelCapability: ViTMAEForPreTraining.forward itself with the audit's noise; a forward
+    # hook on model.vit only records the encoder's last_hidden_state (the latent).
+    def mae_forward(self, images: Tensor, noise: Tensor, mask_ratio: float) -> MAEForward:
+        latents: list[Tensor] = []
+
+        def record(module: nn.Module, args: Any, output: Any) -> None:
+            latents.append(output.last_hidden_state)
+
+        handle = self.model.vit.register_forward_hook(record)
+        try:
+            with self.mask_ratio(mask_ratio):
+                out = self.model(images, noise=noise.to(images.device),
+                                 interpolate_pos_encoding=self.interpolate(images))
+        finally:
+            handle.remove()
+        return MAEForward(out.loss, out.logits, out.mask, out.ids_restore, latents[-1])
 
     # FixedTensorsCapability
     def fixed_tensors(self, seed: int) -> list[FixedTensor]:

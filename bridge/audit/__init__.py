@@ -17,6 +17,9 @@ MAELossCapability           ``patch_size``, ``in_chans``, ``norm_pix_loss`` and
                             ``loss(images [B,C,H,W], pred [B,N,P], mask [B,N])``
 EncoderCapability           ``patch_size``, ``encoder_image_shape`` and
                             ``encode(images, mask)`` (the encoder on the visible patches)
+MAEModelCapability          ``module``, ``patch_size``, ``in_chans``, ``model_image_shape``,
+                            ``norm_pix_loss`` and ``mae_forward(images, noise, mask_ratio)``
+                            -> ``MAEForward`` (the model's own forward pass)
 VectorMaskCapability        ``vector_mae_mask(x, period, offset)`` (TorchLean)
 ImagePatchMaskCapability    ``image_patch_mask(x, patch_h, patch_w, period, offset)``
 BlockMaskCapability         ``block_mask_apply(x, blocks, period, offset)``

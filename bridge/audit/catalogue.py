@@ -6,9 +6,11 @@ from maskproof.bridge.audit import (
     contracts_encoder,
     contracts_fixed,
     contracts_jepa,
+    contracts_jepa_model,
     contracts_lean,
     contracts_loss,
     contracts_masking,
+    contracts_model,
 )
 from maskproof.bridge.audit.contract import Contract
 
@@ -16,8 +18,10 @@ CATALOGUE: tuple[Contract, ...] = (
     *contracts_masking.CONTRACTS,
     *contracts_loss.CONTRACTS,
     *contracts_encoder.CONTRACTS,
+    *contracts_model.CONTRACTS,
     *contracts_lean.CONTRACTS,
     *contracts_jepa.CONTRACTS,
+    *contracts_jepa_model.CONTRACTS,
     *contracts_fixed.CONTRACTS,
 )
 

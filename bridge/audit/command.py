@@ -75,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
     from maskproof.bridge.audit.catalogue import BY_ID
     from maskproof.bridge.audit.report import check_writable, to_json, write_report
     from maskproof.bridge.audit.runner import ContractResult, audit, load_target
-    from maskproof.bridge.hypothesis_storage import example_database, hypothesis_storage
+    from maskproof.bridge.hypothesis_storage import (
+        check_storage_folder,
+        example_database,
+        hypothesis_storage,
+    )
 
     check_common(args.examples, args.seed)
     timeout = check_timeout(args.timeout)
@@ -86,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"unknown contract id(s) {unknown}; known: {sorted(BY_ID)}")
     storage = hypothesis_db(args)
+    if storage is not None:
+        check_storage_folder(storage)  # also before the adapter's code runs
     adapter = load_target(args.target, timeout)
     stream = not (args.quiet or args.json)
 

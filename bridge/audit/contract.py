@@ -10,7 +10,8 @@ generates the tensor from the seed, so a counterexample is small and reproducibl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -21,7 +22,57 @@ T = TypeVar("T")
 
 
 class Violation(AssertionError):
-    """The property is false on the drawn example; the message says how."""
+    """The property is false on the drawn example; each clause says how one part of it is false.
+
+    A contract with several clauses reports every one the example violates (through
+    :class:`Clauses`), so the report shows the whole failure, not just the first symptom."""
+
+    def __init__(self, *clauses: str) -> None:
+        if not clauses:
+            raise ValueError("Violation needs at least one violated clause, got none")
+        self.clauses: tuple[str, ...] = clauses
+        super().__init__(CLAUSE_SEPARATOR.join(clauses))
+
+
+#: How the violated clauses of one example are joined in ``audit.md`` and ``detail``.
+CLAUSE_SEPARATOR = "; "
+
+
+class Clauses:
+    """Collects the violated clauses of one example and raises them as one :class:`Violation`.
+
+    ``with Clauses() as clauses:`` then ``clauses.require(...)`` for each clause; a
+    :class:`Violation` raised inside the block (a clause after which nothing can be checked, such
+    as a wrong shape) ends it and is reported after the clauses collected before it.
+    """
+
+    def __init__(self) -> None:
+        self.violated: list[str] = []
+
+    def require(self, condition: bool, message: str) -> bool:
+        """Record ``message`` when ``condition`` is false; returns ``condition``."""
+        if not condition:
+            self.violated.append(message)
+        return condition
+
+    @contextmanager
+    def clause(self) -> Iterator[None]:
+        """One clause checked by code that raises :class:`Violation`: its clauses are recorded
+        and the checks after the block still run."""
+        try:
+            yield
+        except Violation as violation:
+            self.violated.extend(violation.clauses)
+
+    def __enter__(self) -> Clauses:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 _traceback: object) -> None:
+        if isinstance(error, Violation):
+            raise Violation(*self.violated, *error.clauses) from None
+        if kind is None and self.violated:
+            raise Violation(*self.violated)
 
 
 class Draws:

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from maskproof.bridge.audit.contract import Contract, Draws, Violation, require
+from maskproof.bridge.audit.contract import Clauses, Contract, Draws, Violation, require
 from maskproof.bridge.audit.protocols import FixedTensor, FixedTensorsCapability, SinCos2D
 from maskproof.bridge.rounding import precision_of
 
@@ -126,8 +126,10 @@ def check_fixed(adapter: FixedTensorsCapability, draws: Draws) -> None:
     tensors = list(adapter.fixed_tensors(seed))
     require(len(tensors) > 0, "fixed_tensors returned nothing")
     draws.size = sum(t.value.numel() for t in tensors)
-    for fixed in tensors:
-        _check_one(fixed)
+    with Clauses() as clauses:  # every tensor that is off, not just the first
+        for fixed in tensors:
+            with clauses.clause():
+                _check_one(fixed)
 
 
 CONTRACTS = (

@@ -1,4 +1,5 @@
-"""Contracts on MAE random masking and on patchify / unpatchify."""
+"""Contracts on MAE random masking (its counts, order, source of randomness and ratio 0), on the
+loss of an empty mask, and on patchify / unpatchify."""
 
 from __future__ import annotations
 
@@ -6,31 +7,40 @@ import math
 from fractions import Fraction
 
 import torch
+from hypothesis import assume
 from hypothesis import strategies as st
 
-from maskproof.bridge.audit.contract import Contract, Draws, generator, randn, require
+from maskproof.bridge.audit.contract import Clauses, Contract, Draws, generator, randn, require
 from maskproof.bridge.audit.protocols import (
     KEEP_COUNT_CONVENTIONS,
     KEEP_FLOOR,
     MASK_FLOOR,
+    MAELossCapability,
     PatchifyCapability,
     RandomMaskingCapability,
 )
+from maskproof.bridge.audit.sizes import (
+    BATCH_SIZES,
+    BATCHES,
+    GRID_SIDES,
+    PATCH_SIDES,
+    TOKEN_COUNTS,
+    TOKENS,
+    at_least,
+    counts_up_to,
+)
+from maskproof.spec.masking import masked_loss
 
 #: Ratios as written in configs; most make ``r·N`` a non-integer on most grids.
 RATIOS = ("0.75", "0.8", "0.6", "0.9", "0.5", "0.3", "0.1", "0.25", "0.7", "0.4", "0.15")
-#: Token counts: small ones, and real ViT grids (7x7, 8x8, 14x14) and round numbers, where
-#: ``N·(1 - r)`` is an integer and a binary-float keep count falls one short.
-TOKENS = st.one_of(st.integers(1, 40), st.sampled_from((10, 20, 49, 64, 100, 196)))
-
 RATIO_FAMILY = "mask ratio ignored or miscounted"
 ORDER_FAMILY = "ordering / unshuffle"
 
 
 def _masking_example(adapter: RandomMaskingCapability, draws: Draws, min_batch: int = 1
                      ) -> tuple[torch.Tensor, str, int, tuple[torch.Tensor, ...]]:
-    batch = draws.draw("batch", st.integers(min_batch, 4))
-    tokens = draws.draw("tokens", st.integers(1, 40))
+    batch = draws.draw("batch", at_least(BATCH_SIZES, min_batch))
+    tokens = draws.draw("tokens", TOKENS)
     ratio = draws.draw("mask_ratio", st.sampled_from(RATIOS))
     seed = draws.seed()
     x = randn((batch, tokens, 3), seed + 1)
@@ -81,21 +91,31 @@ def _binary_mask(mask: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
 
 def check_keep_count(adapter: RandomMaskingCapability, draws: Draws) -> None:
     convention = keep_count_convention(adapter)
-    batch = draws.draw("batch", st.integers(1, 4))
+    batch = draws.draw("batch", BATCHES)
     tokens = draws.draw("tokens", TOKENS)
     seed = draws.seed()
-    x = randn((batch, tokens, 3), seed + 1)
-    draws.size = x.numel()
-    for ratio in RATIOS:  # every ratio on each drawn grid: a knob that does nothing shows at once
-        kept, mask, _ = adapter.random_masking(x, float(ratio), generator(seed))
-        want = expected_masked(tokens, ratio, convention)
-        masked = _binary_mask(mask, (batch, tokens)).sum(dim=1).tolist()
-        require(all(m == want for m in masked),
-                f"N={tokens}, r={ratio}: masked counts per sample {masked}, expected {want} "
-                f"(= {_RULES[convention]}, keep_count_convention {convention!r})")
-        require(tuple(kept.shape) == (batch, tokens - want, x.shape[2]),
-                f"N={tokens}, r={ratio}: x_kept has shape {list(kept.shape)}, expected "
-                f"{[batch, tokens - want, 3]}")
+    draws.size = batch * tokens * 3
+    # Every listed count up to the drawn one, smallest first. A float keep count miscounts only
+    # where N·(1 - r) is an integer (multiples of 5 for r = 0.8): on one drawn N that failure set
+    # is sparse, and Hypothesis's integer shrinking stops at a local minimum (N=25: neither 24
+    # nor 12 fails, so it never reaches 5). "Some count <= N miscounts" grows with N, so the
+    # shrinker walks down to the smallest failing count, and the message names that count.
+    for n in counts_up_to(tokens):
+        x = randn((batch, n, 3), seed + 1)
+        with Clauses() as clauses:
+            # Every ratio on each grid: a knob that does nothing shows at once, and the report
+            # lists all the ratios this count gets wrong.
+            for ratio in RATIOS:
+                kept, mask, _ = adapter.random_masking(x, float(ratio), generator(seed))
+                want = expected_masked(n, ratio, convention)
+                masked = _binary_mask(mask, (batch, n)).sum(dim=1).tolist()
+                clauses.require(all(m == want for m in masked),
+                                f"N={n}, r={ratio}: masked counts per sample {masked}, expected "
+                                f"{want} (= {_RULES[convention]}, keep_count_convention "
+                                f"{convention!r})")
+                clauses.require(tuple(kept.shape) == (batch, n - want, x.shape[2]),
+                                f"N={n}, r={ratio}: x_kept has shape {list(kept.shape)}, "
+                                f"expected {[batch, n - want, 3]}")
 
 
 def _shuffle(ids_restore: torch.Tensor, tokens: int) -> torch.Tensor:
@@ -139,11 +159,121 @@ def check_masking_batch_independent(adapter: RandomMaskingCapability, draws: Dra
     other = randn(tuple(x.shape), seed + 2)
     other[row] = x[row]
     kept2, mask2, ids2 = adapter.random_masking(other, float(ratio), generator(seed))
-    require(torch.equal(mask[row], mask2[row]) and torch.equal(ids_restore[row], ids2[row]),
-            f"sample {row}'s mask changed when the other samples' content changed: "
-            f"{mask[row].tolist()} -> {mask2[row].tolist()}")
-    require(torch.equal(kept[row], kept2[row]),
-            f"sample {row}'s kept tokens changed when the other samples' content changed")
+    with Clauses() as clauses:
+        clauses.require(torch.equal(mask[row], mask2[row])
+                        and torch.equal(ids_restore[row], ids2[row]),
+                        f"sample {row}'s mask changed when the other samples' content changed: "
+                        f"{mask[row].tolist()} -> {mask2[row].tolist()}")
+        clauses.require(torch.equal(kept[row], kept2[row]),
+                        f"sample {row}'s kept tokens changed when the other samples' content "
+                        "changed")
+
+
+def _mask_and_order(out: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    return out[1].detach() != 0, out[2].detach().long()
+
+
+def _under_global_seed(adapter: RandomMaskingCapability, x: torch.Tensor, ratio: str, seed: int,
+                       global_seed: int, advance: int) -> tuple[torch.Tensor, ...]:
+    """``random_masking`` from ``generator(seed)`` with the global RNG reseeded with
+    ``global_seed`` and advanced by ``advance`` draws; the caller's global state is restored."""
+    with torch.random.fork_rng():
+        torch.manual_seed(global_seed)
+        torch.rand(advance)
+        return tuple(adapter.random_masking(x, float(ratio), generator(seed)))
+
+
+def check_generator_decides(adapter: RandomMaskingCapability, draws: Draws) -> None:
+    batch = draws.draw("batch", BATCHES)
+    tokens = draws.draw("tokens", at_least(TOKEN_COUNTS, 2))
+    ratio = draws.draw("mask_ratio", st.sampled_from(RATIOS))
+    seed = draws.seed()
+    global_seed = draws.draw("global_seed", st.integers(0, 2**16))
+    x = randn((batch, tokens, 3), seed + 1)
+    draws.size = x.numel()
+    # Both calls run under a global state the example fixes, so a failure replays exactly.
+    first = _under_global_seed(adapter, x, ratio, seed, global_seed, 0)
+    again = _under_global_seed(adapter, x, ratio, seed, global_seed + 1, 7)
+    mask, order = _mask_and_order(first)
+    mask2, order2 = _mask_and_order(again)
+    with Clauses() as clauses:
+        clauses.require(torch.equal(mask, mask2) and torch.equal(order, order2),
+                        f"generator seed {seed} gave mask {mask.long().tolist()}, ids_restore "
+                        f"{order.tolist()} under global seed {global_seed} and "
+                        f"{mask2.long().tolist()}, {order2.tolist()} under {global_seed + 1}: "
+                        "the masking reads the global RNG, not only the generator")
+        clauses.require(torch.equal(first[0], again[0]),
+                        f"generator seed {seed} kept different tokens when the global RNG "
+                        "changed")
+
+
+#: Token counts for ``masking.samples_differ``: large enough that a correct masking repeats a
+#: sample's masked set with negligible probability (see :func:`collision_bound`).
+DISTINCT_TOKENS = (64, 100, 196, 256, 576)
+#: The largest collision probability ``masking.samples_differ`` accepts for one example.
+COLLISION_LIMIT = 1e-6
+
+
+def collision_bound(batch: int, tokens: int, masked: int) -> float:
+    """Probability that some two of ``batch`` uniform random ``masked``-subsets of ``tokens``
+    coincide, bounded by the union over pairs: ``C(B, 2) / C(N, m)``. On the drawn grids it is at
+    most ``6 / C(64, 6) ≈ 8e-8`` (``B = 4``, ``r = 0.9``: 58 masked, 6 kept)."""
+    return math.comb(batch, 2) / math.comb(tokens, masked)
+
+
+def check_samples_differ(adapter: RandomMaskingCapability, draws: Draws) -> None:
+    # At most 4 samples: the bound above (and tests/bridge/test_audit_model.py) covers 2..4.
+    batch = draws.draw("batch", st.integers(2, 4))
+    tokens = draws.draw("tokens", st.sampled_from(DISTINCT_TOKENS))
+    ratio = draws.draw("mask_ratio", st.sampled_from(RATIOS))
+    masked = expected_masked(tokens, ratio, keep_count_convention(adapter))
+    assume(collision_bound(batch, tokens, masked) <= COLLISION_LIMIT)
+    seed = draws.seed()
+    x = randn((batch, tokens, 3), seed + 1)
+    draws.size = x.numel()
+    mask, _ = _mask_and_order(tuple(adapter.random_masking(x, float(ratio), generator(seed))))
+    for a in range(batch):
+        for b in range(a + 1, batch):
+            require(not torch.equal(mask[a], mask[b]),
+                    f"samples {a} and {b} got the same mask {mask[a].long().tolist()} (a correct "
+                    f"per-sample draw repeats one with probability <= "
+                    f"{collision_bound(batch, tokens, masked):.1e}): one noise for the batch")
+
+
+def check_ratio_zero(adapter: RandomMaskingCapability, draws: Draws) -> None:
+    batch = draws.draw("batch", BATCHES)
+    tokens = draws.draw("tokens", TOKENS)
+    seed = draws.seed()
+    x = randn((batch, tokens, 3), seed + 1)
+    draws.size = x.numel()
+    kept, mask, ids_restore = adapter.random_masking(x, 0.0, generator(seed))
+    with Clauses() as clauses:
+        with clauses.clause():
+            removed = _binary_mask(mask, (batch, tokens))
+            clauses.require(not bool(removed.any()), f"N={tokens}, r=0: masked patches "
+                            f"{removed.nonzero().tolist()} (sample, index), expected none")
+        clauses.require(tuple(kept.shape) == tuple(x.shape),
+                        f"N={tokens}, r=0: x_kept has shape {list(kept.shape)}, expected "
+                        f"{list(x.shape)}")
+        with clauses.clause():
+            _shuffle(ids_restore, tokens)
+
+
+def check_empty_mask_loss(adapter: MAELossCapability, draws: Draws) -> None:
+    batch = draws.draw("batch", BATCHES)
+    side = draws.draw("grid_side", GRID_SIDES)  # square: MAE losses assume square images
+    seed = draws.seed()
+    p, chans = adapter.patch_size, adapter.in_chans
+    images = randn((batch, chans, side * p, side * p), seed)
+    pred = randn((batch, side * side, p * p * chans), seed + 5)
+    draws.size = images.numel()
+    want = masked_loss(side * side, [], lambda _i: 0)  # maskedLoss [] f = 0 (maskedLoss_nil)
+    loss = adapter.loss(images, pred, torch.zeros(batch, side * side))
+    require(isinstance(loss, torch.Tensor) and loss.numel() == 1,
+            f"loss must be a one-element tensor, got {loss!r}")
+    value = float(loss.detach().reshape(()))
+    require(value == want, f"the loss of an empty mask (mask ratio 0) is {value!r}, expected the "
+            f"spec's {want} (maskedLoss of no patches), not 0/0")
 
 
 def _image_example(adapter: PatchifyCapability, draws: Draws) -> tuple[torch.Tensor, int]:
@@ -152,9 +282,11 @@ def _image_example(adapter: PatchifyCapability, draws: Draws) -> tuple[torch.Ten
         patch, chans = fixed
     else:
         chans = draws.draw("channels", st.integers(1, 4))
-        patch = draws.draw("patch", st.integers(1, 4))
-    grid_h = draws.draw("grid_h", st.integers(1, 4))
-    grid_w = draws.draw("grid_w", st.integers(1, 4))
+        patch = draws.draw("patch", PATCH_SIDES)
+    # Each axis on its own: non-square grids up to 16x16 (256 patches). Images a patch side does
+    # not divide are outside PatchifyCapability ("any image shape that tiles"), so not drawn.
+    grid_h = draws.draw("grid_h", GRID_SIDES)
+    grid_w = draws.draw("grid_w", GRID_SIDES)
     batch = draws.draw("batch", st.integers(1, 2))
     images = randn((batch, chans, grid_h * patch, grid_w * patch), draws.seed())
     draws.size = images.numel()
@@ -216,6 +348,28 @@ CONTRACTS = (
              (RandomMaskingCapability,),
              "MAE paper: patches sampled uniformly at random, per sample", "batch dependence",
              check_masking_batch_independent),
+    Contract("masking.generator_decides",
+             "the generator alone decides the mask: the same generator seed gives the same mask "
+             "and kept tokens whatever the global RNG's state",
+             (RandomMaskingCapability,),
+             "MAE paper: per-sample uniform noise; the capability's randomness comes from its "
+             "generator argument", "seeding / RNG source", check_generator_decides),
+    Contract("masking.samples_differ",
+             "samples of one batch get different masks (N >= 64: a repeat has probability "
+             "<= C(B,2)/C(N,m) <= 1e-6)",
+             (RandomMaskingCapability,),
+             "MAE paper: patches sampled at random per sample", "batch dependence",
+             check_samples_differ, weight=0.5),
+    Contract("masking.ratio_zero",
+             "mask ratio 0 masks nothing and keeps every token",
+             (RandomMaskingCapability,),
+             "MAE paper mask ratio r: N - floor(N(1-0)) = 0 masked", RATIO_FAMILY,
+             check_ratio_zero, weight=0.5),
+    Contract("masking.empty_mask_loss_zero",
+             "the loss of an empty mask (mask ratio 0) is the spec's 0, not 0/0 = NaN",
+             (MAELossCapability,),
+             "maskedLoss_nil, maeLoss_nil (Masking.lean, MAE.lean): the loss over no patches "
+             "is 0", "normalisation of the loss", check_empty_mask_loss, weight=0.5),
     Contract("patchify.roundtrip",
              "unpatchify(patchify(x)) == x bit for bit, non-square images, any C and patch size",
              (PatchifyCapability,),

@@ -148,7 +148,18 @@ class JEPAForward(NamedTuple):
 
 @runtime_checkable
 class JEPATrainer(Protocol):
-    """A freshly built I-JEPA model with its optimizer and EMA schedule."""
+    """A freshly built I-JEPA model with its optimizer and EMA schedule.
+
+    ``target_encoder(images)`` must return the full image's features ``[B, T + N, D]``, ``T``
+    leading non-patch rows (CLS, registers) then the ``N`` patches row-major. Optional
+    declarations (on the trainer or the adapter), read by ``bridge.audit.contracts_jepa_model``:
+    ``target_prefix_tokens: int = 0`` (that ``T``), ``target_layer_norm: bool = True`` (target
+    rows are those features layer-normed over the feature axis, no affine, as in I-JEPA) and
+    ``truncates_to_batch_min: bool = False`` (``forward`` cuts every context and target block to
+    the batch's shortest, as the official I-JEPA collator does, and returns ``L`` = the shortest
+    block). Contracts perturb the parameters in place, so ``forward`` must read them from
+    ``context_encoder``, ``target_encoder`` and ``predictor``.
+    """
 
     context_encoder: nn.Module
     target_encoder: nn.Module
@@ -176,6 +187,51 @@ class JEPATrainer(Protocol):
 class JEPATrainingCapability(Protocol):
     def jepa_trainer(self, seed: int) -> JEPATrainer:
         """A new trainer whose random initialisation is seeded with ``seed``."""
+        ...
+
+
+class MAEForward(NamedTuple):
+    """One forward of an MAE model: ``loss`` is the scalar training loss the model itself
+    returns, ``pred [B, N, P]`` its per-patch predictions in row-major patch order (CLS row
+    already dropped), ``mask [B, N]`` 1 = masked (removed from the encoder, scored), and
+    ``ids_restore [B, N]`` as in the module docstring. ``latent`` is the encoder's output on the
+    visible tokens, ``[B, L, D]`` in the implementation's own row order (CLS first where it
+    has one); contracts only compare it row set against row set, never row by row."""
+
+    loss: Tensor
+    pred: Tensor
+    mask: Tensor
+    ids_restore: Tensor
+    latent: Tensor
+
+
+@runtime_checkable
+class MAEModelCapability(Protocol):
+    """The implementation's own MAE forward pass, with the masking noise given.
+
+    Noise convention (the MAE paper's code): ``noise [B, N]`` is per-sample noise over the
+    patches; ``argsort(noise[b])`` (ascending) is sample ``b``'s shuffle and its first ``K``
+    entries are kept, so the ``K`` patches with the **smallest** noise are visible. ``K`` follows
+    ``mask_ratio`` under the adapter's ``keep_count_convention`` (see
+    :class:`RandomMaskingCapability`). Contracts pass distinct noise values, so the shuffle is
+    unambiguous.
+
+    ``module`` is the ``nn.Module`` whose parameters the forward reads: contracts backpropagate
+    its loss into it, and perturb its trainable parameters in a ``copy.deepcopy`` of the adapter
+    (so the adapter must deep-copy, and ``mae_forward`` must read ``self.module``'s parameters).
+    Frozen tensors (``requires_grad=False``, e.g. sin-cos tables) are never perturbed.
+    """
+
+    module: nn.Module
+    patch_size: int
+    in_chans: int
+    #: ``(C, H, W)`` of the images the model was built for.
+    model_image_shape: tuple[int, int, int]
+    #: Whether the model's loss target is the per-patch normalised image.
+    norm_pix_loss: bool
+
+    def mae_forward(self, images: Tensor, noise: Tensor, mask_ratio: float) -> MAEForward:
+        """The model's own forward (encoder, decoder and loss) on ``images [B, C, H, W]``."""
         ...
 
 
@@ -218,7 +274,7 @@ class FixedTensorsCapability(Protocol):
 CAPABILITIES: tuple[type, ...] = (
     RandomMaskingCapability, PatchifyCapability, MAELossCapability, EncoderCapability,
     VectorMaskCapability, ImagePatchMaskCapability, BlockMaskCapability, JEPACollatorCapability,
-    JEPATrainingCapability, FixedTensorsCapability,
+    JEPATrainingCapability, FixedTensorsCapability, MAEModelCapability,
 )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from maskproof.bridge.audit.protocols import FixedTensor, JEPAForward, SinCos2D
+from maskproof.bridge.audit.protocols import FixedTensor, JEPAForward, MAEForward, SinCos2D
 from maskproof.runtime import masks as runtime_masks
 from maskproof.runtime.masks import JEPAMaskBatch, MultiBlockMaskSampler, collate_jepa_masks
 from maskproof.runtime.models.ijepa import IJEPA, IJEPAConfig, ema_momentum
@@ -27,11 +27,12 @@ JEPA_CONFIG = IJEPAConfig(img_size=(12, 12), patch_size=2, in_chans=1, embed_dim
                           num_heads=2, pred_embed_dim=8, pred_depth=1, pred_num_heads=2)
 
 
-def seeded_mae(seed: int) -> MaskedAutoencoderViT:
+def seeded_mae(seed: int, model_class: type[MaskedAutoencoderViT] = MaskedAutoencoderViT
+               ) -> MaskedAutoencoderViT:
     """A reference MAE initialised from ``seed`` without touching the global RNG's state."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return MaskedAutoencoderViT(MAE_CONFIG)
+        return model_class(MAE_CONFIG)
 
 
 def seeded_ijepa(seed: int) -> IJEPA:
@@ -100,12 +101,16 @@ class ReferenceAdapter:
     in_chans = MAE_CONFIG.in_chans
     norm_pix_loss = MAE_CONFIG.norm_pix_loss
     encoder_image_shape = (MAE_CONFIG.in_chans, *MAE_CONFIG.img_size)
+    model_image_shape = encoder_image_shape
     jepa_grid = JEPA_CONFIG.grid_size
     allow_overlap = False
     trainer_class: type[ReferenceJEPATrainer] = ReferenceJEPATrainer
+    #: The MAE the model, loss and encoder capabilities run (the zoo swaps in broken ones).
+    mae_class: type[MaskedAutoencoderViT] = MaskedAutoencoderViT
 
     def __init__(self) -> None:
-        self.mae = seeded_mae(0)
+        self.mae = seeded_mae(0, self.mae_class)
+        self.module: nn.Module = self.mae
         self.sampler = MultiBlockMaskSampler(*self.jepa_grid)
 
     # RandomMaskingCapability
@@ -137,6 +142,19 @@ class ReferenceAdapter:
         index = order[:, :keep].unsqueeze(-1).expand(-1, -1, tokens.shape[2])
         with torch.no_grad():
             return encoder.forward_tokens(encoder.prepend_cls(torch.gather(tokens, 1, index)))
+
+    # MAEModelCapability: MaskedAutoencoderViT.forward_from_noise itself; a forward hook only
+    # records the encoder blocks' output (the latent) on its way to the decoder.
+    def mae_forward(self, images: Tensor, noise: Tensor, mask_ratio: float) -> MAEForward:
+        keep = runtime_masks.mae_keep_count(noise.shape[1], mask_ratio)
+        latents: list[Tensor] = []
+        handle = self.mae.encoder.transformer.register_forward_hook(
+            lambda _module, _args, out: latents.append(out))
+        try:
+            out = self.mae.forward_from_noise(images, keep, noise)
+        finally:
+            handle.remove()
+        return MAEForward(out.loss, out.pred, out.mask_removed, out.ids_restore, latents[-1])
 
     # TorchLean deterministic masks
     def vector_mae_mask(self, x: Tensor, period: int, offset: int) -> Tensor:

@@ -2,7 +2,9 @@
 
 ``audit.json``'s layout is the JSON Schema ``audit.schema.json`` beside this file (shipped in
 the package). Version 2 added ``format``, ``environment``, ``timeout``, the status
-``did not terminate`` and each failing contract's ``rerun`` command.
+``did not terminate`` and each failing contract's ``rerun`` command, then (additively) each
+failing contract's ``clauses``: every clause its shrunk example violates, which ``detail`` joins
+with ``; ``.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import json
 import shlex
 from pathlib import Path
 
+from maskproof.bridge.audit.contract import CLAUSE_SEPARATOR
 from maskproof.bridge.audit.runner import DID_NOT_TERMINATE, FAILS, AuditResult, ContractResult
-from maskproof.runtime.atomic import write_text_atomic
+from maskproof.runtime.atomic import blocking_file, write_text_atomic
 
 JSON_VERSION = 2
 FORMAT = "maskproof-audit"
@@ -54,6 +57,13 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _failed(r: ContractResult) -> str:
+    """The violated clauses, ``; ``-joined (with their count when there are several)."""
+    if len(r.clauses) > 1:
+        return f"{len(r.clauses)} clauses: {CLAUSE_SEPARATOR.join(r.clauses)}"
+    return r.detail
+
+
 def to_markdown(result: AuditResult) -> str:
     counts = result.counts()
     env = result.environment
@@ -84,7 +94,7 @@ def to_markdown(result: AuditResult) -> str:
         lines += ["", "## Shrunk counterexamples", ""]
         for r in failures:
             example = ", ".join(f"{k}={v!r}" for k, v in r.counterexample.items())
-            lines += [f"### `{r.contract.id}`", "", f"- what failed: {r.detail}",
+            lines += [f"### `{r.contract.id}`", "", f"- what failed: {_failed(r)}",
                       f"- shrunk input: {example or '(none drawn)'}",
                       f"- input size: {r.size} scalars",
                       f"- rerun: `{rerun_command(result, r.contract.id)}`", ""]
@@ -116,6 +126,9 @@ def check_writable(out_dir: Path) -> None:
     """Refuse an ``--out`` that is a file or holds an ``audit.md``/``audit.json`` not ours."""
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"--out {out_dir} exists and is not a directory")
+    blocking = blocking_file(out_dir)
+    if blocking is not None:
+        raise ValueError(f"--out {out_dir}: {blocking} is a file, expected a directory there")
     reason = _written_by_us(out_dir / "audit.md", out_dir / "audit.json")
     if reason is not None:
         raise ValueError(f"--out {out_dir}: {reason}; expected a folder without them or with "

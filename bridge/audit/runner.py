@@ -117,9 +117,12 @@ class ContractResult:
     counterexample: dict[str, object] = field(default_factory=dict)
     size: int = 0
     seconds: float = 0.0
+    #: Every clause the shrunk example violates (``detail`` is them joined); one entry for a
+    #: failure that is not a :class:`Violation` (an exception, a flaky replay).
+    clauses: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        entry: dict[str, Any] = {
             "id": self.contract.id,
             "statement": self.contract.statement,
             "status": self.status,
@@ -130,6 +133,9 @@ class ContractResult:
             "counterexample_size": self.size,
             "seconds": round(self.seconds, 3),
         }
+        if self.status == FAILS:
+            entry["clauses"] = list(self.clauses or (self.detail,))
+        return entry
 
 
 def _jsonable(value: object) -> object:
@@ -271,15 +277,18 @@ def run_contract(contract: Contract, adapter: object, examples: int, seed: int, 
                               "not checkable: no drawn input was one this contract can decide",
                               seconds=time.perf_counter() - started)
     except Flaky as error:
-        return ContractResult(contract, FAILS, f"failure not reproducible on replay: {error}",
-                              seconds=time.perf_counter() - started)
+        detail = f"failure not reproducible on replay: {error}"
+        return ContractResult(contract, FAILS, detail, seconds=time.perf_counter() - started,
+                              clauses=(detail,))
     except Exception as error:
         draws = last.draws
-        detail = _describe(last.error if last.error is not None else error)
+        cause = last.error if last.error is not None else error
+        detail = _describe(cause)
         return ContractResult(contract, FAILS, detail,
                               dict(draws.values) if draws is not None else {},
                               draws.size if draws is not None else 0,
-                              time.perf_counter() - started)
+                              time.perf_counter() - started,
+                              cause.clauses if isinstance(cause, Violation) else (detail,))
     return ContractResult(contract, HOLDS, seconds=time.perf_counter() - started)
 
 

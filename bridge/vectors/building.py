@@ -108,7 +108,10 @@ def spec_def(lean_name: str, mirror: Callable[..., object],
              cases: Callable[[random.Random], list[CaseInput]], *,
              converters: Mapping[str, Converter] | None = None,
              output: Callable[[object], Json] = encode, kind: str = "def",
-             encoding: Mapping[str, str] | None = None) -> VectorDef:
+             encoding: Mapping[str, str] | None = None,
+             hypotheses: Mapping[str, str] | None = None,
+             error_binders: Mapping[str, str] | None = None,
+             python_mirror: str | None = None) -> VectorDef:
     """A ``VectorDef`` whose ``evaluate`` calls ``mirror`` with the binders in Lean order."""
     names = [name for name, _ in binders]
     convert = dict(converters or {})
@@ -123,7 +126,8 @@ def spec_def(lean_name: str, mirror: Callable[..., object],
         return output(mirror(*values))
 
     return VectorDef(lean_name, tuple(binders), result, cases, evaluate, kind,
-                     dict(encoding or {}))
+                     dict(encoding or {}), dict(hypotheses or {}), dict(error_binders or {}),
+                     python_mirror)
 
 
 def f64_list(values: Sequence[float]) -> list[Json]:

@@ -19,6 +19,7 @@ from maskproof.bridge.vectors.building import (
     spec_def,
     table2,
 )
+from maskproof.bridge.vectors.encoding import bits_to_float
 from maskproof.bridge.vectors.schema import CaseInput, VectorDef
 from maskproof.spec import jepa, mae, masking, vicreg
 
@@ -64,6 +65,8 @@ def _masked_loss_cases(rng: random.Random) -> list[CaseInput]:
         case("duplicates count once per occurrence", n=3, idxs=[1, 1, 1], perPatchLoss=[4, 5, 6]),
         case("all per-patch losses zero", n=4, idxs=[3, 0, 3], perPatchLoss=[0, 0, 0, 0]),
         case("sum beyond 2**53", n=2, idxs=[0, 1, 0], perPatchLoss=[BIG, BIG + 1]),
+        case("sum beyond 2**64 (a u64 accumulator wraps)", n=2, idxs=[0, 1, 1],
+             perPatchLoss=[2**63, 2**63 + 5]),
     ]
     for _ in range(8):
         n = rng.randint(1, 8)
@@ -96,6 +99,9 @@ def _exact_reconstruction_cases(rng: random.Random) -> list[CaseInput]:
         case("identical floats", n=4, x=same, y=list(same)),
         case("0.0 and -0.0 differ as Lean values", n=2, x=[1.0, 0.0], y=[1.0, -0.0]),
         case("NaN equals itself propositionally", n=2, x=[nan, 2.0], y=[nan, 2.0]),
+        case("NaNs with other payloads and signs are equal too", n=2,
+             x=[nan, bits_to_float(0x7FF8000000000ABC)],
+             y=[bits_to_float(0xFFF8000000000000), bits_to_float(0x7FF0000000000001)]),
         case("infinities", n=2, x=[float("inf"), float("-inf")],
              y=[float("inf"), float("-inf")]),
         case("last entry differs", n=3, x=[1.0, 2.0, 3.0], y=[1.0, 2.0, 3.5]),

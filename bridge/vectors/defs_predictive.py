@@ -31,6 +31,7 @@ from maskproof.bridge.vectors.encoding import Json, VectorFormatError, encode, e
 from maskproof.bridge.vectors.schema import CaseInput, VectorDef
 from maskproof.spec import predictive_view as pv
 from maskproof.spec import real_geometry as geo
+from maskproof.spec.errors import LeanContractError
 from maskproof.spec.lean import fin_range
 
 CONTRACT_TYPE = "PredictiveViewContract n Context Target TargetRep Prediction"
@@ -46,8 +47,29 @@ def _require_object(value: object, declaration: str, binder: str) -> Mapping[str
     return value
 
 
+def as_binder(declaration: str, binder: str, build: Converter) -> Converter:
+    """``build``, with a structure's field errors reported as errors of ``binder``.
+
+    A structure argument (a contract, a guard, a graph) is built before the declaration runs, so
+    the spec names the structure (``PredictiveViewContract: targetIdxs``); the declaration's
+    binder is the argument the port got wrong.
+    """
+    def convert(value: object) -> object:
+        try:
+            return build(value)
+        except LeanContractError as error:
+            raise LeanContractError(declaration, binder, f"a {error.declaration} whose "
+                                    f"`{error.binder}` is {error.expected}",
+                                    error.value) from error
+    return convert
+
+
 def contract_converter(declaration: str) -> Converter:
     """Build a ``PredictiveViewContract`` from its tabulated JSON form."""
+    return as_binder(declaration, "contract", _contract(declaration))
+
+
+def _contract(declaration: str) -> Converter:
     def convert(value: object) -> object:
         fields = _require_object(value, declaration, "contract")
         return pv.PredictiveViewContract(
@@ -235,14 +257,77 @@ def _from_mapping(cls: type[Any], declaration: str, renames: Mapping[str, str]) 
     def convert(value: object) -> object:
         fields = _require_object(value, declaration, "guard")
         return cls(**{renames.get(key, key): item for key, item in fields.items()})
-    return convert
+    return as_binder(declaration, "guard", convert)
 
 
 def _graph(declaration: str) -> Converter:
     def convert(value: object) -> object:
         fields = _require_object(value, declaration, "graph")
         return pv.SSLViewGraph(fields["n"], fields["positiveEdges"])
-    return convert
+    return as_binder(declaration, "graph", convert)
+
+
+GUARD_FIELDS = ("lambda", "mu", "nu", "invariance", "variance", "covariance")
+
+
+def _vicreg_guard(*fields: object) -> object:
+    # The anonymous constructor `VICRegGuard.mk`: the structure's fields in Lean's order.
+    return pv.VICRegGuard(*cast(Any, fields))
+
+
+def _barlow_guard(lambda_: object, diag: object, off_diag: object) -> object:
+    return pv.BarlowGuard(cast(Any, lambda_), cast(Any, diag), cast(Any, off_diag))
+
+
+def _guard_fields(guard: object) -> Json:
+    """A guard structure as an object keyed by its Lean field names."""
+    if isinstance(guard, pv.VICRegGuard):
+        return encode(dict(zip(GUARD_FIELDS, (guard.lambda_, guard.mu, guard.nu,
+                                              guard.invariance, guard.variance,
+                                              guard.covariance), strict=True)))
+    if isinstance(guard, pv.BarlowGuard):
+        return encode({"lambda": guard.lambda_, "diag": list(guard.diag),
+                       "offDiag": list(guard.off_diag)})
+    raise TypeError(f"expected a VICRegGuard or BarlowGuard, got {guard!r}")
+
+
+def _vicreg_mk_cases(rng: random.Random) -> list[CaseInput]:
+    big = 2**64 + 1  # a u64 field would wrap; Lean's Nat does not
+    cases = [case("all zero", **dict.fromkeys(GUARD_FIELDS, 0)),
+             case("fields beyond 2**64", **dict.fromkeys(GUARD_FIELDS, big))]
+    cases += [case("random", **{name: rng.randint(0, 9) for name in GUARD_FIELDS})
+              for _ in range(2)]
+    return cases + [case(f"negative {name} is not a Nat", True,
+                         **{**dict.fromkeys(GUARD_FIELDS, 1), name: -1})
+                    for name in ("lambda", "covariance")]
+
+
+def _barlow_mk_cases(rng: random.Random) -> list[CaseInput]:
+    cases = [case("empty summaries", **{"lambda": 0, "diag": [], "offDiag": []}),
+             case("entries beyond 2**64", **{"lambda": 2**64, "diag": [2**64 + 1],
+                                            "offDiag": [2**33]}),
+             case("random", **{"lambda": rng.randint(0, 4),
+                               "diag": [rng.randint(0, 3) for _ in range(3)],
+                               "offDiag": [rng.randint(0, 3) for _ in range(2)]})]
+    return cases + [
+        case("negative offDiag entry is not a Nat", True,
+             **{"lambda": 1, "diag": [1], "offDiag": [0, -1]}),
+        case("diag must be a list", True, **{"lambda": 1, "diag": 3, "offDiag": []}),
+    ]
+
+
+def _collapsed_cases(rng: random.Random) -> list[CaseInput]:
+    same = [Fraction(1, 3), Fraction(-2)]
+    cases = [case("n = 0: any z witnesses it", n=0, d=2, rep=[]),
+             case("d = 0: every row is the empty vector", n=3, d=0, rep=[[], [], []]),
+             case("every row equal", n=3, d=2, rep=[same] * 3),
+             case("last row differs", n=3, d=2, rep=[same, same, [Fraction(1, 3), Fraction(2)]]),
+             case("rationals compare by value", n=2, d=1,
+                  rep=[[Fraction(2, 4)], [Fraction(1, 2)]])]
+    cases += [case("random", n=2, d=2, rep=_rep(rng, 2, 2)) for _ in range(2)]
+    return cases + [case("a representation row of the wrong length", True, n=2, d=2,
+                         rep=[same, [Fraction(1)]]),
+                    case("a Float is not an exact real", True, n=1, d=1, rep=[[0.5]])]
 
 
 def _real(value: object) -> Json:
@@ -284,6 +369,7 @@ def definitions() -> list[VectorDef]:
         spec_def("maeAsPredictiveViewContract", pv.mae_as_predictive_view_contract, mae_binders,
                  OBSERVED, _mae_contract_cases, output=observe_contract,
                  converters=tables("maeAsPredictiveViewContract", "patchLoss"),
+                 error_binders={"targetIdxs": "maskedIdxs"},
                  encoding={"patchLoss": "Target = Fin p, Prediction = Fin q: a p × q table"}),
         spec_def("jepaAsPredictiveViewContract", pv.jepa_as_predictive_view_contract,
                  jepa_binders, OBSERVED, lambda rng: _jepa_contract_cases(rng, False),
@@ -308,6 +394,21 @@ def definitions() -> list[VectorDef]:
                  converters={"guard": _from_mapping(pv.BarlowGuard, "BarlowGuard.value",
                                                     guard_renames)},
                  encoding={"guard": "{lambda, diag, offDiag}"}),
+        spec_def("VICRegGuard", _vicreg_guard, [(name, "Nat") for name in GUARD_FIELDS],
+                 "VICRegGuard {lambda, mu, nu, invariance, variance, covariance}",
+                 _vicreg_mk_cases, output=_guard_fields,
+                 python_mirror="maskproof.spec.predictive_view.VICRegGuard",
+                 encoding={"lambda": "the anonymous constructor VICRegGuard.mk: the fields in "
+                                     "Lean's order; the result is the structure"}),
+        spec_def("BarlowGuard", _barlow_guard,
+                 [("lambda", "Nat"), ("diag", "List Nat"), ("offDiag", "List Nat")],
+                 "BarlowGuard {lambda, diag, offDiag}", _barlow_mk_cases, output=_guard_fields,
+                 python_mirror="maskproof.spec.predictive_view.BarlowGuard",
+                 encoding={"lambda": "the anonymous constructor BarlowGuard.mk: the fields in "
+                                     "Lean's order; the result is the structure"}),
+        spec_def("CollapsedRep", geo.collapsed_rep, [("n", "Nat"), ("d", "Nat"), rep],
+                 "Prop (decided: Bool)", _collapsed_cases, kind="prop",
+                 encoding={"rep": rep_note["rep"]}),
         spec_def("viewGraphEnergy", pv.view_graph_energy,
                  [graph, ("edgeLoss", "Fin n → Fin n → Nat")], "Nat", _energy_cases,
                  converters={"graph": _graph("viewGraphEnergy")},

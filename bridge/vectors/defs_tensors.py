@@ -12,6 +12,7 @@ list of ``[target, prediction, loss]`` entries the contract is applied to (``flo
 from __future__ import annotations
 
 import random
+from typing import Any, cast
 
 from maskproof.bridge.vectors.building import (
     SPECIAL_FLOATS,
@@ -38,6 +39,9 @@ VECTOR_PARAMETERS: tuple[tuple[str, int, int, int], ...] = (
     ("dataDim 0", 0, 2, 1),
     ("period beyond 2**64", 6, HUGE_PERIOD, HUGE_PERIOD + 2),
     ("every residue, period 2", 6, 2, 1),
+    ("period 2**64 (a u64 port wraps it to 0)", 5, 2**64, 2**64 + 3),
+    ("period 2**32, offset beyond 2**32 (a u32 port wraps both)", 5, 2**32, 2**32 + 2),
+    ("offset beyond 2**64, period beyond 2**32", 6, 2**32 + 1, 2**64 + 5),
 )
 
 #: (note, h, w, patchH, patchW, period, offset) for the image-patch mask.
@@ -51,6 +55,18 @@ IMAGE_PARAMETERS: tuple[tuple[str, int, int, int, int, int, int], ...] = (
     ("patch larger than the image", 3, 3, 4, 4, 2, 0),
     ("period beyond 2**64", 4, 4, 1, 2, HUGE_PERIOD, 1),
     ("1 x 1 patches", 3, 3, 1, 1, 4, 2),
+    ("patchW 2**64 - 1: width + patchW - 1 overflows a u64", 3, 5, 1, 2**64 - 1, 2, 1),
+    ("patchH 2**32 (a u32 port wraps it to 0)", 3, 3, 2**32, 1, 2, 1),
+)
+
+#: Images no tensor could hold, for the tensor-free pixel predicate: the patch index goes beyond
+#: 2**32 and 2**64 (note, height, width, patchH, patchW, period, offset, row, col).
+HUGE_IMAGE_PARAMETERS: tuple[tuple[str, int, int, int, int, int, int, int, int], ...] = (
+    ("patch index 2**80 - 1 (beyond 2**64)", 2**40, 2**40, 1, 1, 2**64 + 7, 3,
+     2**40 - 1, 2**40 - 1),
+    ("patch index beyond 2**32", 2**20, 2**20, 1, 1, 2**32 + 3, 2**32 + 2, 2**19, 7),
+    ("patch sizes beyond 2**32", 2**40, 2**40, 2**33, 2**34 + 1, 5, 2, 2**40 - 1, 2**35),
+    ("row 2**64 + 1 in an image taller than 2**64", 2**65, 3, 2, 1, 3, 1, 2**64 + 1, 2),
 )
 
 
@@ -134,6 +150,8 @@ PREFIX_PARAMETERS: tuple[tuple[str, tuple[int, ...], int], ...] = (
     ("rank 3 source, proper prefix", (2, 2, 3), 7),
     ("zero extent: size 0", (3, 0), 0),
     ("vector source", (5,), 3),
+    ("rank 4 source (strides of four axes)", (2, 1, 2, 3), 9),
+    ("rank 5 source", (1, 2, 2, 1, 2), 7),
 )
 
 
@@ -161,6 +179,9 @@ def _image_hidden_cases(rng: random.Random) -> list[CaseInput]:
         for _ in range(3):
             cases.append(case(note, height=h, width=w, patchH=ph, patchW=pw, period=p, offset=o,
                               row=rng.randrange(h), col=rng.randrange(w)))
+    for note, h, w, ph, pw, p, o, row, col in HUGE_IMAGE_PARAMETERS:
+        cases.append(case(note, height=h, width=w, patchH=ph, patchW=pw, period=p, offset=o,
+                          row=row, col=col))
     return cases + [
         case("row = height is not a Fin height", True, height=2, width=2, patchH=1, patchW=1,
              period=2, offset=0, row=2, col=0),
@@ -248,6 +269,13 @@ def _recon_idx_cases(rng: random.Random) -> list[CaseInput]:
         case("negative reconDim is not a Nat", True, reconDim=-1)]
 
 
+def _tensor_prefix_mae_sample(source: object, batch: object, data_dim: object, period: object,
+                              offset: object, x: object) -> object:
+    # Lean's implicit `{source}` comes first; the mirror takes it after the sizes.
+    return ssl.tensor_prefix_mae_sample(cast(Any, batch), cast(Any, data_dim), cast(Any, source),
+                                        cast(Any, period), cast(Any, offset), cast(Any, x))
+
+
 def definitions() -> list[VectorDef]:
     """The vectors of every executable def in ``NN.API.ssl`` and ``NN.API.tensor``."""
     mat = "Tensor Float (Shape.Mat batch dataDim)"
@@ -258,6 +286,7 @@ def definitions() -> list[VectorDef]:
     patch = [("patchH", "Nat"), ("patchW", "Nat"), *mask]
     lookup = {"patchLoss": "[[target f64, prediction f64, Nat], ...] for the pairs used"}
     sample = "Supervised sample {input, target}"
+    recon = {"hRecon": "reconDim ≤ Shape.size (Shape.Image c h w)"}
     return [
         spec_def("vectorMaeHiddenMask", ssl.vector_mae_hidden_mask,
                  [("dataDim", "Nat"), *mask], "Mask dataDim", _vector_parameter_cases),
@@ -277,10 +306,13 @@ def definitions() -> list[VectorDef]:
                  output=observe_contract,
                  converters={"patchLoss": float_lookup("vectorMaeRowPredictiveContract",
                                                        "patchLoss")}, encoding=lookup),
-        spec_def("tensorPrefixMaeSample", ssl.tensor_prefix_mae_sample,
-                 [("batch", "Nat"), ("dataDim", "Nat"), ("source", "Shape (List Nat)"), *mask,
+        spec_def("tensorPrefixMaeSample", _tensor_prefix_mae_sample,
+                 [("source", "Shape (implicit)"), ("batch", "Nat"), ("dataDim", "Nat"), *mask,
                   ("x", "Tensor Float (batch :: source)")], sample,
-                 lambda r: _prefix_cases(r, True)),
+                 lambda r: _prefix_cases(r, True),
+                 python_mirror="maskproof.spec.ssl.tensor_prefix_mae_sample",
+                 hypotheses={"hData": "dataDim ≤ Shape.size source"},
+                 error_binders={"hTake": "hData"}),
         spec_def("imagePatchHidden", ssl.image_patch_hidden,
                  [("height", "Nat"), ("width", "Nat"), *patch, ("row", "Fin height"),
                   ("col", "Fin width")], "Bool", _image_hidden_cases),
@@ -292,7 +324,7 @@ def definitions() -> list[VectorDef]:
                  _image_mask_cases),
         spec_def("imagePatchMaeSample", ssl.image_patch_mae_sample,
                  [*image, ("reconDim", "Nat"), *patch, ("x", img)], sample,
-                 _image_sample_cases),
+                 _image_sample_cases, hypotheses=recon),
         spec_def("imageMaeReconstructionIdxs", ssl.image_mae_reconstruction_idxs,
                  [("reconDim", "Nat")], "List (Fin reconDim)", _recon_idx_cases),
         spec_def("imagePatchMaeRowPredictiveContract",
@@ -302,9 +334,11 @@ def definitions() -> list[VectorDef]:
                   ("patchLoss", "Float → Float → Nat")], OBSERVED, _image_contract_cases,
                  output=observe_contract,
                  converters={"patchLoss": float_lookup("imagePatchMaeRowPredictiveContract",
-                                                       "patchLoss")}, encoding=lookup),
+                                                       "patchLoss")}, encoding=lookup,
+                 hypotheses=recon),
         spec_def("flattenBatchPrefix", tensor.flatten_batch_prefix,
-                 [("batch", "Nat"), ("takeDim", "Nat"), ("source", "Shape (List Nat)"),
+                 [("batch", "Nat"), ("takeDim", "Nat"), ("source", "Shape (implicit)"),
                   ("x", "Tensor Float (batch :: source)")], "Tensor Float (Mat batch takeDim)",
-                 lambda r: _prefix_cases(r, False)),
+                 lambda r: _prefix_cases(r, False),
+                 hypotheses={"hTake": "takeDim ≤ Shape.size source"}),
     ]

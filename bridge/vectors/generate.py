@@ -15,7 +15,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from maskproof import spec
-from maskproof.bridge.vectors import defs_blocks, defs_objectives, defs_predictive, defs_tensors
+from maskproof.bridge.vectors import (
+    defs_blocks,
+    defs_models,
+    defs_objectives,
+    defs_predictive,
+    defs_tensors,
+)
 from maskproof.bridge.vectors.encoding import Json, dumps
 from maskproof.bridge.vectors.schema import (
     FORMAT_NAME,
@@ -35,9 +41,19 @@ class GenerationError(RuntimeError):
 
 
 def all_definitions() -> list[VectorDef]:
-    """Every executable Lean def with its cases, in a fixed order."""
+    """Every executable Lean def of lean_declarations.tsv with its cases, in a fixed order.
+
+    A case table may be written before its declaration's TSV row lands (``VICRegGuard``,
+    ``BlockMask.Internal.apply``, …): it joins the vectors once the row is registered.
+    """
+    registered = lean_declarations()
+    return [d for d in case_tables() if d.lean_name in registered]
+
+
+def case_tables() -> list[VectorDef]:
+    """Every case table, registered in lean_declarations.tsv or not yet."""
     return [*defs_objectives.definitions(), *defs_predictive.definitions(),
-            *defs_tensors.definitions(), *defs_blocks.definitions()]
+            *defs_tensors.definitions(), *defs_blocks.definitions(), *defs_models.definitions()]
 
 
 def declaration_seed(seed: int, lean_name: str) -> int:
@@ -46,15 +62,29 @@ def declaration_seed(seed: int, lean_name: str) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def _check_coverage(definitions: Sequence[VectorDef]) -> None:
-    lean_defs = {name for name, d in lean_declarations().items() if d.kind == "def"}
-    covered = [d.lean_name for d in definitions] + list(TYPE_DECLARATIONS)
+def type_declarations() -> dict[str, str]:
+    """The registered declarations listed without cases, with the reason."""
+    registered = lean_declarations()
+    return {name: why for name, why in TYPE_DECLARATIONS.items() if name in registered}
+
+
+def uncovered(definitions: Sequence[VectorDef]) -> list[str]:
+    """Registered Lean defs with neither cases nor a reason to have none (the manifest lists
+    them, so a port sees the gap; tests/bridge/test_vectors_contract.py fails on it).
+
+    A TSV row may land before its mirror and case table; the published set must still be
+    writable then, so the gap is reported rather than fatal. A name listed twice, or a case
+    table for a name the TSV calls a theorem, is a defect of the tables and stops generation.
+    """
+    declarations = lean_declarations()
+    lean_defs = {name for name, d in declarations.items() if d.kind == "def"}
+    covered = [d.lean_name for d in definitions] + list(type_declarations())
     duplicates = sorted({name for name in covered if covered.count(name) > 1})
-    missing = sorted(lean_defs - set(covered))
     unknown = sorted(set(covered) - lean_defs)
-    if duplicates or missing or unknown:
-        raise GenerationError(f"vector coverage differs from lean_declarations.tsv: missing "
-                              f"{missing}, not Lean defs {unknown}, listed twice {duplicates}")
+    if duplicates or unknown:
+        raise GenerationError(f"vector coverage differs from lean_declarations.tsv: not Lean "
+                              f"defs {unknown}, listed twice {duplicates}")
+    return sorted(lean_defs - set(covered))
 
 
 def run_case(definition: VectorDef, case: CaseInput, case_id: str) -> dict[str, Json]:
@@ -66,7 +96,7 @@ def run_case(definition: VectorDef, case: CaseInput, case_id: str) -> dict[str, 
         if not case.rejects:
             raise GenerationError(f"{case_id} ({case.note}): the spec rejects it: {error}") \
                 from error
-        record["expect_error"] = {"lean": error.declaration, "binder": error.binder}
+        record["expect_error"] = expected_error(definition, error, case_id)
         return record
     if case.rejects:
         raise GenerationError(f"{case_id} ({case.note}): meant to be rejected, the spec "
@@ -75,14 +105,46 @@ def run_case(definition: VectorDef, case: CaseInput, case_id: str) -> dict[str, 
     return record
 
 
+def expected_error(definition: VectorDef, error: LeanContractError,
+                   case_id: str) -> dict[str, Json]:
+    """What a port must reject, named by the declaration's own Lean binder or hypothesis.
+
+    The spec may raise from a helper (``vectorMaeHiddenMask`` inside ``vectorMaeMask``) or name
+    a path into a tensor (``x[0][1]``); a port only knows the declaration it implements, so the
+    record names that declaration and the binder (or dropped proof argument) at fault.
+    """
+    raw = error.binder.split("[", 1)[0]
+    binder = definition.error_binders.get(raw, raw)
+    if binder in definition.hypotheses:
+        return {"lean": definition.lean_name, "binder": binder,
+                "hypothesis": definition.hypotheses[binder]}
+    if binder not in {name for name, _ in definition.binders}:
+        raise GenerationError(f"{case_id}: the spec rejects binder `{error.binder}` of "
+                              f"{error.declaration}, which is neither a binder nor a hypothesis "
+                              f"of {definition.lean_name}")
+    return {"lean": definition.lean_name, "binder": binder}
+
+
+def python_mirror(definition: VectorDef) -> str:
+    """The dotted name of the spec function a declaration's cases come from."""
+    mirror = spec.MIRRORS.get(definition.lean_name)
+    if mirror is not None:
+        return mirror.python_name
+    if definition.python_mirror is None:
+        raise GenerationError(f"{definition.lean_name}: no registered mirror and no python_mirror")
+    return definition.python_mirror
+
+
 def _declaration_document(definition: VectorDef, seed: int) -> dict[str, Json]:
     rng = random.Random(declaration_seed(seed, definition.lean_name))
     cases = [run_case(definition, case, f"{definition.lean_name}/{index:03d}")
              for index, case in enumerate(definition.cases(rng))]
     return {
         "kind": definition.kind,
-        "python_mirror": spec.MIRRORS[definition.lean_name].python_name,
+        "python_mirror": python_mirror(definition),
         "binders": [{"name": name, "type": lean_type} for name, lean_type in definition.binders],
+        "hypotheses": [{"name": name, "statement": statement}
+                       for name, statement in definition.hypotheses.items()],
         "result": definition.result,
         "encoding": dict(definition.encoding),
         "cases": list(cases),
@@ -90,32 +152,33 @@ def _declaration_document(definition: VectorDef, seed: int) -> dict[str, Json]:
 
 
 def module_file_name(module: str) -> str:
-    """The vector file of one Lean module (``NN.API.ssl`` -> ``NN.API.ssl.json``)."""
+    """The vector file of one Lean module (``NN.API.SelfSupervised`` -> ``….json``)."""
     return f"{module}.json"
 
 
 def generate(seed: int) -> dict[str, bytes]:
     """Every vector file's name and canonical bytes, the manifest included."""
     definitions = all_definitions()
-    _check_coverage(definitions)
+    missing = uncovered(definitions)
     declarations = lean_declarations()
     modules: dict[str, dict[str, Json]] = defaultdict(dict)
     for definition in definitions:
         module = declarations[definition.lean_name].module
         modules[module][definition.lean_name] = _declaration_document(definition, seed)
-    for lean_name, description in TYPE_DECLARATIONS.items():
+    for lean_name, description in type_declarations().items():
+        mirror = spec.MIRRORS.get(lean_name)
         modules[declarations[lean_name].module][lean_name] = {
             "kind": "type", "description": description, "cases": [],
-            "python_mirror": spec.MIRRORS[lean_name].python_name}
+            "python_mirror": None if mirror is None else mirror.python_name}
     files = {module_file_name(module): dumps({
         "format": FORMAT_NAME, "schema_version": SCHEMA_VERSION, "module": module,
         "declarations": dict(entries)}) for module, entries in sorted(modules.items())}
-    files[MANIFEST] = dumps(_manifest(seed, modules, files))
+    files[MANIFEST] = dumps(_manifest(seed, modules, files, missing))
     return files
 
 
-def _manifest(seed: int, modules: dict[str, dict[str, Json]],
-              files: dict[str, bytes]) -> dict[str, Json]:
+def _manifest(seed: int, modules: dict[str, dict[str, Json]], files: dict[str, bytes],
+              missing: list[str]) -> dict[str, Json]:
     index: dict[str, Json] = {}
     for module, entries in modules.items():
         for lean_name, entry in entries.items():
@@ -134,4 +197,5 @@ def _manifest(seed: int, modules: dict[str, dict[str, Json]],
         "files": [{"path": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
                   for name, data in sorted(files.items())],
         "declarations": index,
+        "uncovered": list(missing),
     }

@@ -17,7 +17,7 @@ from maskproof.bridge.vectors.encoding import Json
 #: Bumped whenever a reader of version N could misread a file (new value tags, renamed keys).
 SCHEMA_VERSION = 1
 #: Bumped whenever the cases change (new defs, new cases, different random draws).
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 #: The seed every case draw is derived from unless ``--seed`` says otherwise.
 DEFAULT_SEED = 20240601
 MANIFEST = "manifest.json"
@@ -44,6 +44,9 @@ class VectorDef:
 
     ``binders`` pairs every argument's Lean binder name with its Lean type, in Lean's order;
     ``encoding`` documents how the non-obvious ones (functions, structures) are written.
+    ``hypotheses`` are the Lean proof arguments (dropped from ``binders``: a port checks them
+    instead) with their statements; ``error_binders`` renames a binder a spec helper reports to
+    this declaration's binder (``hTake`` of ``flattenBatchPrefix`` is ``hData`` here).
     """
 
     lean_name: str
@@ -53,6 +56,9 @@ class VectorDef:
     evaluate: Evaluate
     kind: str = "def"
     encoding: Mapping[str, str] = field(default_factory=dict)
+    hypotheses: Mapping[str, str] = field(default_factory=dict)
+    error_binders: Mapping[str, str] = field(default_factory=dict)
+    python_mirror: str | None = None  # when the spec's registry does not name the mirror
 
 
 #: Lean declarations that are types, structures or type aliases: listed, never run.
@@ -62,5 +68,4 @@ TYPE_DECLARATIONS: Mapping[str, str] = {
     "PredictiveViewContract": "structure; written as a contract object (docs/vectors.md)",
     "SSLViewGraph": "structure; written as {'n': Nat, 'positiveEdges': [[a, b], ...]}",
     "EuclideanRep": "Fin d → ℝ; written as a list of d rats",
-    "CollapsedRep": "Prop ∃ z, ∀ i, rep i = z; not decidable in Lean, so no cases",
 }

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from maskproof.bridge.audit.protocols import FixedTensor, JEPAForward
 from maskproof.bridge.audit.reference import ReferenceAdapter, ReferenceJEPATrainer, padded_masks
-from maskproof.runtime.masks import Block, MultiBlockMaskSampler
+from maskproof.runtime.masks import Block, BlockDraw, JEPAMaskBatch, MultiBlockMaskSampler
 from maskproof.runtime.models.ijepa import (
     IJEPA,
     check_mask_batch,
@@ -184,3 +184,138 @@ class RowColumnSwapped(ReferenceAdapter):
             value = torch.cat([fixed.value[..., half:], fixed.value[..., :half]], dim=-1)
             out.append(FixedTensor(fixed.name, value, fixed.documented))
         return out
+
+
+def predict(model: IJEPA, feats: Tensor, context: Tensor, context_valid: Tensor,
+            targets: Tensor, targets_valid: Tensor, *, target_positions: bool = True,
+            key_padding: bool = True) -> Tensor:
+    """``JEPAPredictor.forward`` with its target positions or its key-padding mask switchable."""
+    predictor = model.predictor
+    batch, blocks, target_len = targets.shape
+    pos = predictor.pos_embed.expand(batch, -1, -1)
+    ctx = predictor.embed(feats) + gather_tokens(pos, context)
+    ctx_len, dim = ctx.shape[1], ctx.shape[2]
+    ctx = ctx.unsqueeze(1).expand(-1, blocks, -1, -1).reshape(batch * blocks, ctx_len, dim)
+    queries = predictor.mask_token.expand(batch, blocks, target_len, dim)
+    if target_positions:
+        queries = queries + gather_tokens(pos, targets)
+    tokens = torch.cat([ctx, queries.reshape(batch * blocks, target_len, dim)], dim=1)
+    ctx_valid = context_valid.unsqueeze(1).expand(-1, blocks, -1).reshape(batch * blocks, -1)
+    key_valid = torch.cat([ctx_valid, targets_valid.reshape(batch * blocks, -1)], dim=1)
+    out: Tensor = predictor.proj(
+        predictor.transformer(tokens, key_valid if key_padding else None)[:, ctx_len:, :])
+    return out.reshape(batch, blocks, target_len, -1)
+
+
+class SwitchedJEPATrainer(ReferenceJEPATrainer):
+    """``IJEPA.forward`` spelled out, with one switch per zoo defect (all off: the reference)."""
+
+    target_positions = True
+    key_padding = True
+    reversed_targets = False
+    context_sees_full_image = False
+    target_layer_norm_applied = True
+
+    def forward(self, images: Tensor, context: list[list[int]],
+                targets: list[list[list[int]]]) -> JEPAForward:
+        model = self.model
+        masks = padded_masks(context, targets)
+        check_mask_batch(masks, images.shape[0], model.cfg.num_patches)
+        ctx = torch.where(masks.context_valid, masks.context, 0)
+        tgt = torch.where(masks.targets_valid, masks.targets, 0)
+        gather_at = tgt
+        if self.reversed_targets:  # each block's rows gathered back to front
+            flipped = [[block[::-1] for block in sample] for sample in targets]
+            gather_at = padded_masks(context, flipped).targets
+        with torch.no_grad():
+            feats = model.target_encoder(images)
+            if self.target_layer_norm_applied:
+                feats = F.layer_norm(feats, (feats.shape[-1],))
+            target = gather_tokens(feats, gather_at)
+        if self.context_sees_full_image:  # every patch through the encoder, then gathered
+            context_feats = gather_tokens(model.context_encoder(images), ctx)
+        else:
+            context_feats = model.encode_context(images, ctx, masks.context_valid)
+        pred = predict(model, context_feats, ctx, masks.context_valid, tgt, masks.targets_valid,
+                       target_positions=self.target_positions, key_padding=self.key_padding)
+        return JEPAForward(smooth_l1_over_valid(pred, target, masks.targets_valid), pred, target)
+
+
+class NoTargetPositionsTrainer(SwitchedJEPATrainer):
+    target_positions = False
+
+
+class PredictorWithoutTargetPositions(ReferenceAdapter):
+    """The predictor's mask tokens get no positional embedding: every target row is one
+    query."""
+
+    trainer_class = NoTargetPositionsTrainer
+
+
+class ReversedTargetsTrainer(SwitchedJEPATrainer):
+    reversed_targets = True
+
+
+class TargetRowsReversed(ReferenceAdapter):
+    """Target rows gathered in the reverse of the block's index order, so each prediction is
+    scored against another patch's target."""
+
+    trainer_class = ReversedTargetsTrainer
+
+
+class FullImageContextTrainer(SwitchedJEPATrainer):
+    context_sees_full_image = True
+
+
+class ContextSeesTargets(ReferenceAdapter):
+    """The context encoder runs on every patch of the image and its output is then gathered at
+    the context indices, so target pixels reach the predictions through attention."""
+
+    trainer_class = FullImageContextTrainer
+
+
+class RawTargetsTrainer(SwitchedJEPATrainer):
+    target_layer_norm_applied = False
+
+
+class TargetsNotLayerNormed(ReferenceAdapter):
+    """The target encoder's features are used without I-JEPA's layer norm over features."""
+
+    trainer_class = RawTargetsTrainer
+
+
+class PaddingAttendedTrainer(SwitchedJEPATrainer):
+    key_padding = False
+
+
+class PaddingAttended(ReferenceAdapter):
+    """The predictor runs without its key-padding mask: padded context and target slots are
+    attended as if real, so padding changes the real predictions (and through them the loss)."""
+
+    trainer_class = PaddingAttendedTrainer
+
+
+class PerBatchSizeSampler(MultiBlockMaskSampler):
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> JEPAMaskBatch:
+        rng = torch.Generator() if generator is None else generator
+        # One (scale, aspect ratio) pair per target block for the whole batch.
+        self.batch_sizes = torch.rand((self.num_targets, 2), generator=rng,
+                                      dtype=torch.float64).tolist()
+        return super().sample(batch_size, rng)
+
+    def draw_blocks(self, generator: torch.Generator) -> BlockDraw:
+        draws = torch.rand((self.num_targets + 1, 4), generator=generator,
+                           dtype=torch.float64).tolist()
+        targets = [self._block([*self.batch_sizes[k], *draws[k][2:]], self.target_scale,
+                               self.target_aspect_ratio) for k in range(self.num_targets)]
+        return BlockDraw(targets, self._block(draws[-1], self.context_scale,
+                                              self.context_aspect_ratio))
+
+
+class OneBlockSizePerBatch(ReferenceAdapter):
+    """The collator draws each target block's scale and aspect ratio once per batch, as the
+    official I-JEPA collator does, without declaring per_batch_block_size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sampler = PerBatchSizeSampler(*self.jepa_grid)

@@ -16,6 +16,7 @@ from maskproof.bridge.audit.reference import ReferenceAdapter
 from maskproof.bridge.zoo import broken_jepa as J
 from maskproof.bridge.zoo import broken_lean as L
 from maskproof.bridge.zoo import broken_mae as M
+from maskproof.bridge.zoo import broken_model as D
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Card:
 CARDS: tuple[Card, ...] = (
     Card("ratio_ignored", M.RatioIgnored, "mask ratio ignored or miscounted",
          "insightface #2219", "masking.keep_count",
-         "that the masked set is uniformly random, only its size"),
+         "that the masked set is uniformly random, only its size", ("masking.ratio_zero",)),
     Card("float_keep_count", M.FloatKeepCount, "mask ratio ignored or miscounted",
          "pattern of facebookresearch/mae models_mae.py: len_keep = int(L * (1 - r)) in "
          "floats (no single report)", "masking.keep_count",
@@ -65,20 +66,23 @@ CARDS: tuple[Card, ...] = (
          "transformers #32410 (output row i must be patch i)",
          "patchify.patch_content",
          "that predictions are decoded in the same order (a consistent unpatchify hides it)",
-         # The reference loss cuts targets row-major, so it disagrees with this patchify.
-         ("loss.equals_spec", "loss.norm_pix_convention")),
+         # The reference loss (and the model's own) cuts targets row-major, so it disagrees
+         # with this patchify.
+         ("loss.equals_spec", "loss.norm_pix_convention", "model.loss_of_own_prediction")),
     Card("inverted_polarity", M.InvertedPolarity, "mask polarity / wrong loss set",
          "Sllambias/asparagus PR #12; lightly PR #1003", "loss.equals_spec",
          "which convention the model's mask uses internally",
-         ("loss.visible_ignored", "loss.masked_gradient", "loss.norm_pix_convention")),
+         ("loss.visible_ignored", "loss.masked_gradient", "loss.norm_pix_convention",
+          "masking.empty_mask_loss_zero")),
     Card("all_patches_scored", M.AllPatchesScored, "normalisation of the loss",
          "lightly PR #1937", "loss.visible_ignored",
          "how large the dilution is on a real ratio",
-         ("loss.equals_spec", "loss.masked_gradient", "loss.norm_pix_convention")),
+         ("loss.equals_spec", "loss.masked_gradient", "loss.norm_pix_convention",
+          "masking.empty_mask_loss_zero")),
     Card("mean_divided_twice", M.MeanDividedTwice, "normalisation of the loss",
          "a mean divided again by the masked count (no single report)", "loss.equals_spec",
          "anything when one patch is masked (the extra division is by 1)",
-         ("loss.norm_pix_convention",)),
+         ("loss.norm_pix_convention", "masking.empty_mask_loss_zero")),
     Card("shifted_loss_mask", M.ShiftedLossMask, "CLS / special-token off-by-one",
          "IcarusWizard/MAE #17", "loss.masked_gradient",
          "where in the model the shift happens",
@@ -122,13 +126,18 @@ CARDS: tuple[Card, ...] = (
     Card("padding_scored", J.PaddingScored, "normalisation of the loss",
          "lightly PR #1937's dilution, on the padded I-JEPA batch (the official collator "
          "truncates instead; see runtime.masks.jepa_batch)", "jepa.loss_equals_spec",
-         "anything on batches whose target blocks all have the same size (no padding)"),
+         "anything on batches whose target blocks all have the same size (no padding)",
+         # The padded slots make the batch loss differ from the samples' own losses.
+         ("jepa.padding_never_counts",)),
     Card("target_gradient", J.TargetGradient, "stop-gradient",
          "data2vec-pytorch #8; jerber/lang-jepa PR #5", "jepa.target_no_gradient",
          "that the EMA update itself is right"),
     Card("teacher_sees_context_only", J.TeacherSeesContextOnly, "teacher input",
          "data2vec-pytorch #20; fairseq #4881",
-         "jepa.teacher_full_view", "that the teacher's input is un-augmented"),
+         "jepa.teacher_full_view", "that the teacher's input is un-augmented",
+         # Its targets are not the full image's features; and the context padding's index 0
+         # scattered into the teacher's view hides patch 0 in a padded batch only.
+         ("jepa.target_is_target_encoder_at_position", "jepa.padding_never_counts")),
     Card("ema_never_called", J.EMANeverCalled, "EMA law",
          "SimSiam #26; lightning-bolts #1059",
          "jepa.ema_law", "anything once the documented momentum reaches 1"),
@@ -138,6 +147,35 @@ CARDS: tuple[Card, ...] = (
     Card("predictor_not_optimized", J.PredictorNotOptimized, "optimizer coverage",
          "openai/parameter-golf PR #1581; ooples/AiDotNet PR #2180", "jepa.optimizer_coverage",
          "that the learning rates or weight decay of each group are right"),
+    Card("predictor_without_target_positions", J.PredictorWithoutTargetPositions,
+         "positions added twice / missing / unused",
+         "pattern of I-JEPA predictors that append bare mask tokens without the target "
+         "positions' embedding (no single report)", "jepa.pred_follows_target_position",
+         "that the positions added are the documented ones (fixed.documented_values)"),
+    Card("target_rows_reversed", J.TargetRowsReversed, "ordering / unshuffle",
+         "pattern of target gathers whose row order differs from the predictor's mask order "
+         "(no single report)", "jepa.target_is_target_encoder_at_position",
+         "anything on one-cell blocks, where every order is the same"),
+    Card("context_sees_targets", J.ContextSeesTargets,
+         "mask never reaches the encoder / target leakage",
+         "pattern of ports that run the context encoder on the whole image and gather the "
+         "context rows afterwards (no single report)", "jepa.context_only_reaches_pred",
+         "that the target branch is free of leaks (jepa.teacher_full_view checks its input)"),
+    Card("targets_not_layer_normed", J.TargetsNotLayerNormed,
+         "target definition (norm-pix / patchify)",
+         "official I-JEPA train.py forward_target: h = F.layer_norm(h, (h.size(-1),)); ports "
+         "that drop it (no single report)", "jepa.target_is_target_encoder_at_position",
+         "anything at initialisation, where the encoder's final LayerNorm makes it a no-op "
+         "(the contract's perturbed draws show it)"),
+    Card("padding_attended", J.PaddingAttended, "batch dependence",
+         "the official I-JEPA predictor has no key-padding mask because its collator "
+         "truncates; ports that pad instead must add one (no single report)",
+         "jepa.padding_never_counts",
+         "that the context encoder masks its padding (this card breaks only the predictor)"),
+    Card("one_block_size_per_batch", J.OneBlockSizePerBatch, "batch dependence",
+         "the official I-JEPA MaskCollator samples one block size per batch (see "
+         "runtime.masks.multiblock), undeclared", "jepa.blocks_vary_per_sample",
+         "that per-batch sizes train worse; only that they are not per sample"),
     Card("trainable_pos_embed", J.TrainablePosEmbed,
          "fixed tensors overwritten by initialisation",
          "ports of facebookresearch/mae initialize_weights that train or re-init pos_embed "
@@ -147,6 +185,47 @@ CARDS: tuple[Card, ...] = (
          "layout of the official MAE / I-JEPA get_2d_sincos_pos_embed (no single report)",
          "fixed.documented_values",
          "that a model trained with the swapped table is worse (it is only incompatible)"),
+    Card("pos_added_twice", D.PosAddedTwice, "positions added twice / missing / unused",
+         "pattern of ports that add pos_embed in the patch embedding and again to the kept "
+         "sequence by slot (no single report)", "model.shuffle_order_invariant",
+         "anything about a table added twice at the right indices: that is a model with twice "
+         "the table, which no forward pass tells apart"),
+    Card("encoder_without_positions", D.EncoderWithoutPositions,
+         "positions added twice / missing / unused",
+         "transformers 5.24 ViTMAEForPreTraining(config): position_embeddings left zero (found "
+         "by this audit, see bridge.adapters.transformers_vitmae)",
+         "model.encoder_position_sensitive",
+         "that the positions added are the documented ones (fixed.documented_values)"),
+    Card("decoder_without_positions", D.DecoderWithoutPositions,
+         "positions added twice / missing / unused",
+         "transformers 5.24 ViTMAEForPreTraining(config): decoder_pos_embed and mask_token "
+         "zeroed by _init_weights (found by this audit)", "model.masked_rows_follow_position",
+         "that the visible tokens get the right decoder positions"),
+    Card("no_unshuffle", D.NoUnshuffle, "ordering / unshuffle",
+         "pattern of decoders that append mask tokens without the ids_restore gather (no "
+         "single report)", "model.shuffle_order_invariant",
+         "anything when the shuffle happens to be the identity"),
+    Card("cls_slice_off_by_one", D.ClsSliceOffByOne, "CLS / special-token off-by-one",
+         "pattern of forwards that drop the CLS row in two places (no single report)",
+         "model.loss_of_own_prediction",
+         "that a consistent off-by-one (returned and scored rows both [:, :-1]) is absent: "
+         "the forward's outputs agree with each other there"),
+    Card("mask_token_unused", D.MaskTokenUnused, "knobs that do nothing",
+         "pattern of decoders that fill removed patches with zeros (no single report)",
+         "model.every_parameter_gets_gradient",
+         "that a mask token registered as a frozen buffer is caught (it has no gradient to "
+         "miss)"),
+    Card("global_rng_masking", D.GlobalRNGMasking, "seeding / RNG source",
+         "pattern of facebookresearch/mae random_masking: noise = torch.rand(N, L) from the "
+         "global RNG (no single report)", "masking.generator_decides",
+         "that the generator's draws are uniform", ("masking.batch_independent",)),
+    Card("one_noise_per_batch", D.OneNoisePerBatch, "batch dependence",
+         "pattern of noise drawn once per batch and broadcast (no single report)",
+         "masking.samples_differ", "that each sample's mask is uniformly distributed"),
+    Card("unclamped_mask_mean", D.UnclampedMaskMean, "normalisation of the loss",
+         "facebookresearch/mae forward_loss and transformers ViTMAE (modeling_vit_mae.py:853 "
+         "in 5.24.0): (loss * mask).sum() / mask.sum()", "masking.empty_mask_loss_zero",
+         "anything on a non-empty mask (there the code is right)"),
 )
 
 BY_NAME: dict[str, Card] = {card.name: card for card in CARDS}

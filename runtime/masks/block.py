@@ -60,6 +60,9 @@ def block_hidden(
     for axis in blocked_axes:
         extent, width = extents[axis], policies[axis]
         assert width is not None  # blocked_axes holds only the `some k` axes
+        # A block at least as wide as the axis is one block: the same digits (all 0) and radix,
+        # and torch's int64 division never sees a width beyond 2^63.
+        width = min(width, max(extent, 1))
         radix = (extent + width - 1) // width
         view_shape = [1] * len(extents)
         view_shape[axis] = extent

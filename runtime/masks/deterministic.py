@@ -69,6 +69,10 @@ def image_patch_hidden(
     offset = require_nat(offset, "offset")
     if period == 0 or patch_h == 0 or patch_w == 0:
         return torch.zeros((h, w), dtype=torch.bool, device=device)
+    # A patch at least as large as the image is one patch on that axis: every coordinate's
+    # quotient is 0 either way. Clamping keeps Lean's Nat meaning for any size while torch's
+    # int64 division never sees a divisor beyond 2^63 (it would wrap: a wrong mask, silently).
+    patch_h, patch_w = min(patch_h, max(h, 1)), min(patch_w, max(w, 1))
     patches_per_row = (w + patch_w - 1) // patch_w
     patch_rows = (h + patch_h - 1) // patch_h
     patch_row = torch.div(torch.arange(h, device=device), patch_h, rounding_mode="floor")

@@ -29,6 +29,7 @@ from maskproof.bridge.audit.contracts_masking import RATIOS, expected_masked
 from maskproof.bridge.audit.protocols import FixedTensor, SinCos2D
 from maskproof.bridge.audit.reference import ReferenceAdapter, ReferenceJEPATrainer
 from maskproof.bridge.audit.runner import FAILS, HOLDS, ContractResult, audit
+from maskproof.bridge.audit.sizes import TOKEN_COUNTS
 from maskproof.bridge.zoo import broken_jepa as J
 from maskproof.bridge.zoo import broken_mae as M
 from maskproof.runtime import masks as runtime_masks
@@ -251,7 +252,7 @@ def test_expected_counts_of_both_conventions() -> None:
     # r is read exactly as written: 0.6 is 3/5 (its binary64 value is below 3/5).
     assert Fraction(0.6) * 5 < 3 and expected_masked(5, 0.6, "mask_floor") == 3
     for ratio in RATIOS:
-        for tokens in (*range(1, 41), 49, 64, 100, 196):
+        for tokens in TOKEN_COUNTS:
             want = math.floor(tokens * Fraction(ratio))
             assert expected_masked(tokens, ratio, "mask_floor") == want
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from maskproof import spec
 from maskproof.bridge import test_index
 from maskproof.bridge.check import run_check
+from maskproof.spec.lean_surface import lean_pin, lean_surface
+from maskproof.spec.registry import lean_declarations
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -29,6 +31,12 @@ def test_check_reports_the_recorded_tests(tmp_path: Path, capsys: object) -> Non
     short = spec.MIRRORS["maskedLoss"].python_name.rsplit(".", 1)[-1]
     assert rows["maskedLoss"]["tests"] == recorded[short] != []
     assert table["totals"]["theorems_holding"] == table["totals"]["theorems"]
+    # Every row points at the pinned Lean source; the one private theorem is flagged.
+    assert table["lean_pin"]["commit"] == lean_pin()["commit"]
+    declarations = lean_declarations()
+    assert all(r["location"] == declarations[r["lean_name"]].location for r in rows.values())
+    assert {r["full_name"] for r in rows.values() if r["private"]} == {
+        d.full_name for d in lean_surface() if d.private}
 
 
 def test_check_never_overwrites_a_file_it_did_not_write(tmp_path: Path) -> None:

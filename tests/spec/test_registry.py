@@ -56,7 +56,10 @@ def test_python_name_falls_back_to_name_then_repr() -> None:
 
 def test_declaration_returns_the_tsv_row() -> None:
     row = registry._declaration(DEF_NAME, "def")
-    assert row == registry.LeanDeclaration(MODULE, "def", DEF_NAME, "seed 001")
+    assert row == registry.LeanDeclaration(MODULE, "def", DEF_NAME, "seed 001",
+                                           "NN.MLTheory.SelfSupervised",
+                                           "NN/MLTheory/SelfSupervised/Masking.lean:30")
+    assert row.full_name == "NN.MLTheory.SelfSupervised.selected"
     assert registry._declaration(THEOREM_NAME, "theorem").kind == "theorem"
 
 
