@@ -57,7 +57,7 @@ each verdict; every line number is modeling_vit_mae.py of that release unless na
   self.config.mask_ratio))`` (line 310) rounds in binary floating point, so e.g. ``N=10,
   r=0.8`` gives ``10 * 0.19999999999999996 = 1.9999999999999996`` and keeps 1 token, not 2:
   the float-rounding defect of the official MAE code, carried over (the audit's shrunk
-  counterexample at the defaults: ``N=25, r=0.8``, 21 masked where the ratio means 20).
+  counterexample at the defaults: ``N=5, r=0.8``, 5 masked where the ratio means 4).
 * ``fixed.documented_values`` fails, a real defect: ``ViTMAEForPreTraining(config)`` leaves
   both position tables all zero (and ``cls_token``, ``mask_token`` zero too). The decoder's
   constructor fills its table (``initialize_weights``, line 534), but ``post_init`` then runs
