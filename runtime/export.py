@@ -30,13 +30,6 @@ import torch
 from torch import Tensor, nn
 
 from maskproof.runtime.atomic import write_bytes_atomic
-from maskproof.runtime.checkpoint import (
-    CHECKPOINT_NAME,
-    check_config,
-    check_step,
-    check_tensors,
-    load_checkpoint,
-)
 from maskproof.runtime.config import TrainConfig
 from maskproof.runtime.encoder_file import (
     FILE_FORMAT,
@@ -108,32 +101,10 @@ def _trained_model(folder: Path, allow_incomplete: bool
                    ) -> tuple[TrainConfig, nn.Module, int, tuple[int, int, int]]:
     """The run's model with its last checkpoint's weights (every field validated first), the
     checkpoint's step and the images' ``(C, H, W)``."""
-    from maskproof.runtime.data import load_images
-    from maskproof.runtime.run_history import earlier_settings
-    from maskproof.runtime.tasks import build_model_seeded, make_task
-    from maskproof.runtime.train import COMPLETE_NAME, make_schedule, read_run_config
+    from maskproof.runtime.trained_run import load_trained_run
 
-    config = read_run_config(folder)
-    if not allow_incomplete and not (folder / COMPLETE_NAME).exists():
-        raise UserError(f"export {folder}: the run is not complete (no {COMPLETE_NAME}); finish "
-                        "it with --resume, or pass --allow-incomplete to export its last "
-                        "checkpoint")
-    source = folder / CHECKPOINT_NAME
-    state = load_checkpoint(source)
-    check_config(source, state["config"], config.to_json_dict(),
-                 earlier_settings(folder)[0])
-    data = load_images(config.data, config.labels, config.image_size)  # the images' C, H, W
-    task = make_task(config, data.shape)
-    step = check_step(source, state["step"],
-                      make_schedule(config, data.count).total_steps)
-    model = build_model_seeded(task, config.seed)
-    check_tensors(source, "model", state["model"], model.state_dict())
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as error:
-        raise UserError(f"checkpoint {source}: does not fit the model "
-                        f"({str(error).splitlines()[0][:160]})") from None
-    return config, model.eval(), step, data.shape
+    run = load_trained_run(folder, "export", allow_incomplete)
+    return run.config, run.model, run.step, run.data.shape
 
 
 def _encoder_and_fields(config: TrainConfig, model: nn.Module, shape: tuple[int, int, int]

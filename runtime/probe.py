@@ -24,19 +24,14 @@ from numpy.typing import NDArray
 from torch import nn
 
 from maskproof.runtime.checkpoint import (
-    CHECKPOINT_NAME,
-    check_config,
-    check_step,
-    check_tensors,
-    load_checkpoint,
     write_json_atomic,
 )
-from maskproof.runtime.data import labels_from_array, load_images, load_npy
+from maskproof.runtime.data import labels_from_array, load_npy
 from maskproof.runtime.distributed import DistContext, resolve_device
 from maskproof.runtime.errors import UserError
-from maskproof.runtime.run_history import earlier_settings
-from maskproof.runtime.tasks import Task, build_model_seeded, make_task
-from maskproof.runtime.train import COMPLETE_NAME, make_schedule, read_run_config
+from maskproof.runtime.tasks import Task, build_model_seeded
+from maskproof.runtime.train import COMPLETE_NAME
+from maskproof.runtime.trained_run import load_trained_run
 
 PROBE_NAME = "probe.json"
 TEST_FRACTION = 0.25
@@ -144,17 +139,9 @@ def run_probe(run_dir: str, labels_path: str | None = None, device_name: str = "
     ``allow_incomplete``. Every checkpoint field read (config, step, model) is validated first.
     """
     folder = Path(run_dir)
-    config = read_run_config(folder)
-    if not allow_incomplete and not (folder / COMPLETE_NAME).exists():
-        raise UserError(f"probe {folder}: the run is not complete (no {COMPLETE_NAME}); finish "
-                        "it with --resume, or pass --allow-incomplete to probe its last "
-                        "checkpoint")
-    source = folder / CHECKPOINT_NAME
-    state = load_checkpoint(source)
-    check_config(source, state["config"], config.to_json_dict(),
-                 earlier_settings(folder)[0])
+    run = load_trained_run(folder, "probe", allow_incomplete)
+    config, data, task, pretrained = run.config, run.data, run.task, run.model
     device = resolve_device(device_name, DistContext())
-    data = load_images(config.data, config.labels, config.image_size)
     if labels_path is not None:
         loaded = load_npy(labels_path, "--labels")
         labels_tensor = labels_from_array(loaded, data.count, f"--labels {labels_path}")
@@ -163,15 +150,6 @@ def run_probe(run_dir: str, labels_path: str | None = None, device_name: str = "
     else:
         raise UserError(f"probe {folder}: the run's data has no labels; pass --labels y.npy")
     labels = labels_tensor.numpy()
-    task = make_task(config, data.shape)
-    check_step(source, state["step"], make_schedule(config, data.count).total_steps)
-    pretrained = build_model_seeded(task, config.seed)
-    check_tensors(source, "model", state["model"], pretrained.state_dict())
-    try:
-        pretrained.load_state_dict(state["model"])
-    except RuntimeError as error:
-        raise UserError(f"checkpoint in {folder}: does not fit the model "
-                        f"({str(error).splitlines()[0][:160]})") from None
     initial = build_model_seeded(task, config.seed)
     train, test = stratified_split(labels)
     scores: dict[str, dict[str, ProbeScore]] = {"pretrained": {}, "random_init": {}}
@@ -189,7 +167,7 @@ def run_probe(run_dir: str, labels_path: str | None = None, device_name: str = "
               for name, score in group.items()} for key, group in scores.items()}
     validation["raw_pixels"] = {"cv_accuracy": pixel_score.validation, "C": pixel_score.c}
     report = {
-        "run": str(folder.resolve()), "task": config.task, "checkpoint_step": state["step"],
+        "run": str(folder.resolve()), "task": config.task, "checkpoint_step": run.step,
         "complete": (folder / COMPLETE_NAME).exists(), "data": data.source,
         "split": {"test_fraction": TEST_FRACTION, "random_state": SPLIT_SEED,
                   "train": int(train.size), "test": int(test.size), "stratified": True},

@@ -17,25 +17,12 @@ import torch
 
 from maskproof.bridge.cli import main
 from maskproof.runtime.errors import RunStopped
-from maskproof.runtime.train import COMPLETE_NAME, CONFIG_NAME, LiveStep, train
-from tests.runtime.train_helpers import run_maskproof, small_config, write_images
+from maskproof.runtime.train import COMPLETE_NAME, CONFIG_NAME, train
+from tests.runtime.train_helpers import StopAt, run_maskproof, small_config, write_images
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 Tamper = Callable[[dict[str, Any]], None]
-
-
-class _StopAt:
-    """Interrupts the run at one step, like a SIGINT between checkpoints."""
-
-    def due(self, step: int) -> bool:
-        return step == 4
-
-    def __call__(self, live: LiveStep) -> str | None:
-        raise KeyboardInterrupt
-
-    def summary(self) -> str:
-        return ""
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +37,7 @@ def base_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = folder / "run"
     try:
         with pytest.raises(RunStopped):
-            train(config, out=str(run), quiet=True, checks=(_StopAt(),))
+            train(config, out=str(run), quiet=True, checks=(StopAt(4),))
     finally:
         torch.set_num_threads(before)
     assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 3

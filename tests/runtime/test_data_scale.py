@@ -22,9 +22,10 @@ from maskproof.runtime.errors import UserError
 from maskproof.runtime.loader import BatchLoader
 from maskproof.runtime.split import split_indices
 from maskproof.runtime.tasks import Shard, build_model_seeded, make_task
-from maskproof.runtime.train import CONFIG_NAME, METRICS_NAME, SUMMARY_NAME, LiveStep, train
+from maskproof.runtime.train import CONFIG_NAME, METRICS_NAME, SUMMARY_NAME, train
 from tests.runtime.train_helpers import (
     ROOT,
+    StopAt,
     assert_same_tensors,
     cli_env,
     flags,
@@ -117,20 +118,6 @@ def test_the_loader_gives_the_batches_asked_for_with_or_without_workers(tmp_path
             assert torch.equal(images, data.gather(index))
 
 
-class _StopAt:
-    """A step check that interrupts the run at one step, like a kill between checkpoints."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def due(self, step: int) -> bool:
-        return step == self.step
-
-    def __call__(self, live: LiveStep) -> str | None:
-        raise KeyboardInterrupt
-
-    def summary(self) -> str:
-        return ""
 
 
 def _metric(run_dir: Path, name: str) -> list[float]:
@@ -147,7 +134,7 @@ def test_a_run_resumed_with_two_workers_equals_one_uninterrupted_without(tmp_pat
     parallel = small_config("mae", path, workers=2, **settings)
     stopped = tmp_path / "stopped"
     with pytest.raises(KeyboardInterrupt):
-        train(parallel, out=str(stopped), quiet=True, checks=(_StopAt(7),))
+        train(parallel, out=str(stopped), quiet=True, checks=(StopAt(7),))
     assert load_state(stopped)["step"] == 6
     train(parallel, resume=str(stopped), quiet=True)
     end, expected = load_state(stopped), load_state(whole.run_dir)

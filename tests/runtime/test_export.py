@@ -23,9 +23,9 @@ from maskproof.runtime.encoder_file import METADATA_KEY, tensors_sha256
 from maskproof.runtime.errors import EncoderFileError, UserError
 from maskproof.runtime.export import export_encoder
 from maskproof.runtime.tasks import build_model_seeded, make_task
-from maskproof.runtime.train import COMPLETE_NAME, CONFIG_NAME, LiveStep, train
+from maskproof.runtime.train import COMPLETE_NAME, CONFIG_NAME, train
 from tests.runtime.timm_replica import VisionTransformer
-from tests.runtime.train_helpers import load_state, small_config, write_images
+from tests.runtime.train_helpers import StopAt, load_state, small_config, write_images
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -323,22 +323,6 @@ def test_a_damaged_export_is_one_encoder_file_error(runs: dict[str, Path], tmp_p
     assert expected in message and "\n" not in message and str(path) in message
 
 
-class _StopAt:
-    """A step check that interrupts the run at ``step``, as SIGINT would."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def due(self, step: int) -> bool:
-        return step == self.step
-
-    def __call__(self, live: LiveStep) -> str | None:
-        raise KeyboardInterrupt
-
-    def summary(self) -> str:
-        return ""
-
-
 def _kept(run_dir: Path) -> dict[str, int]:
     """Each checkpoint file of ``run_dir`` and the step it holds."""
     return {path.name: int(load_state_named(run_dir, path.name)["step"])
@@ -355,7 +339,7 @@ def test_keep_checkpoints_keeps_the_last_k_and_resumes_from_the_latest(tmp_path:
     assert recorded["keep_checkpoints"] == 2
     stopped = tmp_path / "stopped"
     with pytest.raises(KeyboardInterrupt):
-        train(config, out=str(stopped), quiet=True, checks=(_StopAt(5),))
+        train(config, out=str(stopped), quiet=True, checks=(StopAt(5),))
     assert _kept(stopped) == {"checkpoint.pt": 4, "checkpoint-2.pt": 2}
     train(config, resume=str(stopped), quiet=True)
     assert _kept(stopped) == _kept(whole)
@@ -398,7 +382,7 @@ def test_a_run_from_before_keep_checkpoints_still_exports_and_resumes(tmp_path: 
     config = small_config("vector-mae", data, steps=4, checkpoint_every=2)
     run = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        train(config, out=str(run), quiet=True, checks=(_StopAt(3),))
+        train(config, out=str(run), quiet=True, checks=(StopAt(3),))
     state = load_state(run)  # as written before the setting existed: in neither file
     del state["config"]["keep_checkpoints"]
     torch.save(state, run / CHECKPOINT_NAME)

@@ -18,8 +18,8 @@ import pytest
 
 from maskproof.bridge.cli import main
 from maskproof.runtime.train import COMPLETE_NAME, METRICS_NAME, SUMMARY_NAME, train
-from tests.runtime.test_train_resume import _StopAt
 from tests.runtime.train_helpers import (
+    StopAt,
     assert_same_tensors,
     load_state,
     optimizer_tensors,
@@ -43,7 +43,7 @@ def test_compiled_mae_resumes_bit_for_bit_and_tracks_eager(tmp_path: Path) -> No
     whole = train(config, out=str(tmp_path / "whole"), quiet=True)
     stopped = tmp_path / "stopped"
     with pytest.raises(KeyboardInterrupt):
-        train(config, out=str(stopped), quiet=True, checks=(_StopAt(5),))
+        train(config, out=str(stopped), quiet=True, checks=(StopAt(5),))
     assert load_state(stopped)["step"] == 3
     assert not (stopped / COMPLETE_NAME).exists()
     resumed = train(config, resume=str(stopped), quiet=True)

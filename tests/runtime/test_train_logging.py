@@ -26,8 +26,8 @@ from maskproof.runtime.masks import image_patch_hidden, vector_mae_hidden_mask
 from maskproof.runtime.metric_writers import CSV_NAME, parse_log_writers
 from maskproof.runtime.optim import lr_at
 from maskproof.runtime.tasks import Reconstructions, build_model_seeded, make_task
-from maskproof.runtime.train import METRICS_NAME, SUMMARY_NAME, LiveStep, train
-from tests.runtime.train_helpers import load_state, small_config, write_images
+from maskproof.runtime.train import METRICS_NAME, SUMMARY_NAME, train
+from tests.runtime.train_helpers import StopAt, load_state, small_config, write_images
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -49,22 +49,6 @@ def _without_clock(run_dir: Path) -> list[str]:
             for record in _records(run_dir)]
 
 
-class _StopAt:
-    """Interrupts the run before update ``step`` (0-based), as a kill between checkpoints."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def due(self, step: int) -> bool:
-        return step == self.step
-
-    def __call__(self, live: LiveStep) -> str | None:
-        raise KeyboardInterrupt
-
-    def summary(self) -> str:
-        return ""
-
-
 def _stopped_and_resumed(tmp_path: Path, task: str, stop: int,
                          **log: Any) -> tuple[Path, Path]:
     data, _ = write_images(tmp_path)
@@ -72,7 +56,7 @@ def _stopped_and_resumed(tmp_path: Path, task: str, stop: int,
     whole = train(config, out=str(tmp_path / "whole"), quiet=True, **log).run_dir
     stopped = tmp_path / "stopped"
     with pytest.raises(KeyboardInterrupt):
-        train(config, out=str(stopped), quiet=True, checks=(_StopAt(stop),), **log)
+        train(config, out=str(stopped), quiet=True, checks=(StopAt(stop),), **log)
     train(config, resume=str(stopped), quiet=True, **log)
     return whole, stopped
 
@@ -92,7 +76,7 @@ def test_the_checkpoint_holds_the_open_window(tmp_path: Path) -> None:
     config = small_config("vector-mae", data, **WINDOWED)
     stopped = tmp_path / "stopped"
     with pytest.raises(KeyboardInterrupt):
-        train(config, out=str(stopped), quiet=True, checks=(_StopAt(7),))
+        train(config, out=str(stopped), quiet=True, checks=(StopAt(7),))
     state = load_state(stopped)
     assert state["step"] == 6
     # The line of step 4 closed steps 1-4; steps 5 and 6 are open. Their losses are the ones
@@ -114,7 +98,7 @@ def test_a_tampered_log_window_is_refused_before_anything_loads(
     config = small_config("vector-mae", data, **WINDOWED)
     stopped = tmp_path / "stopped"
     with pytest.raises(KeyboardInterrupt):
-        train(config, out=str(stopped), quiet=True, checks=(_StopAt(7),))
+        train(config, out=str(stopped), quiet=True, checks=(StopAt(7),))
     state = load_state(stopped)
     state["log_window"] = window
     torch.save(state, stopped / CHECKPOINT_NAME)
@@ -128,7 +112,7 @@ def test_a_checkpoint_without_the_window_still_resumes(tmp_path: Path) -> None:
     config = small_config("vector-mae", data, **WINDOWED)
     stopped = tmp_path / "stopped"
     with pytest.raises(KeyboardInterrupt):
-        train(config, out=str(stopped), quiet=True, checks=(_StopAt(7),))
+        train(config, out=str(stopped), quiet=True, checks=(StopAt(7),))
     state = load_state(stopped)
     del state["log_window"], state["log_window_lrs"]
     torch.save(state, stopped / CHECKPOINT_NAME)
@@ -309,7 +293,7 @@ def test_csv_asked_for_only_on_resume_holds_the_whole_run(tmp_path: Path) -> Non
     config = small_config("vector-mae", data, **WINDOWED)
     stopped = tmp_path / "stopped"
     with pytest.raises(KeyboardInterrupt):
-        train(config, out=str(stopped), quiet=True, checks=(_StopAt(7),))
+        train(config, out=str(stopped), quiet=True, checks=(StopAt(7),))
     assert not (stopped / CSV_NAME).exists()
     train(config, resume=str(stopped), quiet=True, log=("csv",))
     steps = [row["step"] for row in csv.DictReader(io.StringIO((stopped / CSV_NAME).read_text()))]

@@ -18,9 +18,10 @@ import torch
 
 from maskproof.runtime.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from maskproof.runtime.errors import UserError
-from maskproof.runtime.train import COMPLETE_NAME, METRICS_NAME, LiveStep, train
+from maskproof.runtime.train import COMPLETE_NAME, METRICS_NAME, train
 from tests.runtime.train_helpers import (
     ROOT,
+    StopAt,
     assert_same_tensors,
     cli_env,
     flags,
@@ -85,20 +86,6 @@ def test_sigkilled_cli_run_resumes_bit_for_bit(tmp_path: Path) -> None:
     assert _losses(killed) == _losses(reference)
 
 
-class _StopAt:
-    """A step check that interrupts the run at one step, like a kill between checkpoints."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def due(self, step: int) -> bool:
-        return step == self.step
-
-    def __call__(self, live: LiveStep) -> str | None:
-        raise KeyboardInterrupt
-
-    def summary(self) -> str:
-        return ""
 
 
 @pytest.mark.parametrize(("task", "extra"), [
@@ -116,7 +103,7 @@ def test_every_task_resumes_bit_for_bit(tmp_path: Path, task: str,
     whole = train(config, out=str(tmp_path / "whole"), quiet=True)
     stopped = tmp_path / "stopped"
     with pytest.raises(KeyboardInterrupt):
-        train(config, out=str(stopped), quiet=True, checks=(_StopAt(5),))
+        train(config, out=str(stopped), quiet=True, checks=(StopAt(5),))
     assert load_state(stopped)["step"] == 3  # the checkpoint before the interruption
     assert not (stopped / COMPLETE_NAME).exists()
     resumed = train(config, resume=str(stopped), quiet=True)

@@ -14,6 +14,7 @@ import torch
 
 from maskproof.runtime.checkpoint import CHECKPOINT_NAME
 from maskproof.runtime.config import TrainConfig, resolve_config
+from maskproof.runtime.train import LiveStep
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Settings that make every task small: 8x8 one-channel images, patch 4 (a 2x2 grid).
@@ -88,3 +89,19 @@ def optimizer_tensors(state: Mapping[str, Any]) -> dict[str, torch.Tensor]:
             if isinstance(value, torch.Tensor):
                 out[f"{index}.{key}"] = value
     return out
+
+
+class StopAt:
+    """A step check that interrupts the run at one step, like a kill between checkpoints."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def due(self, step: int) -> bool:
+        return step == self.step
+
+    def __call__(self, live: LiveStep) -> str | None:
+        raise KeyboardInterrupt
+
+    def summary(self) -> str:
+        return ""
