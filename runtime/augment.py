@@ -58,17 +58,23 @@ def resample_boxes(images: Tensor, boxes: Tensor) -> Tensor:
                          align_corners=False)
 
 
-def random_resized_crop(images: Tensor, generator: torch.Generator, min_scale: float,
-                        start: int = 0, global_size: int | None = None) -> Tensor:
-    """Crop ``images``, rows ``[start, start + N)`` of a global batch of ``global_size``.
+def random_crop_boxes(generator: torch.Generator, min_scale: float, start: int, count: int,
+                      global_size: int | None = None) -> Tensor:
+    """The boxes of rows ``[start, start + count)`` of a global batch of ``global_size``.
 
     Draws ``4 * global_size`` uniforms from the CPU ``generator`` whatever rows this process
     holds, so every rank stays in step and the rows equal those of a one-process run.
     """
-    total = images.shape[0] if global_size is None else global_size
-    if not (0 <= start and start + images.shape[0] <= total):
-        raise ValueError(f"rows [{start}, {start + images.shape[0]}) do not fit a global batch "
-                         f"of {total}")
+    total = count if global_size is None else global_size
+    if not (0 <= start and start + count <= total):
+        raise ValueError(f"rows [{start}, {start + count}) do not fit a global batch of {total}")
     draws = torch.rand(total, DRAWS_PER_IMAGE, generator=generator)
-    boxes = crop_boxes(draws[start:start + images.shape[0]], min_scale)
+    return crop_boxes(draws[start:start + count], min_scale)
+
+
+def random_resized_crop(images: Tensor, generator: torch.Generator, min_scale: float,
+                        start: int = 0, global_size: int | None = None) -> Tensor:
+    """Crop ``images``, rows ``[start, start + N)`` of a global batch of ``global_size``
+    (boxes from :func:`random_crop_boxes`)."""
+    boxes = random_crop_boxes(generator, min_scale, start, images.shape[0], global_size)
     return resample_boxes(images, boxes)

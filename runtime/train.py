@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import shutil
 import signal
 import sys
@@ -44,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -52,7 +53,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from maskproof.runtime import distributed, metric_writers, run_history
 from maskproof.runtime.atomic import blocking_file, with_path
-from maskproof.runtime.augment import random_resized_crop
+from maskproof.runtime.augment import random_crop_boxes, resample_boxes
 from maskproof.runtime.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
@@ -120,6 +121,20 @@ class LiveStep:
     config: TrainConfig
     model: nn.Module
     outputs: StepOutputs
+
+
+class AdvancedStep(NamedTuple):
+    """What one step of the loop did: the loss, the pre-clip gradient norm, the learning rate,
+    and the crop boxes of this rank's rows (``None`` without ``--crop-scale``)."""
+
+    loss: float
+    grad_norm: float
+    lr: float
+    boxes: Tensor | None
+
+    @property
+    def values(self) -> tuple[float, float, float]:
+        return self.loss, self.grad_norm, self.lr
 
 
 class StepCheck(Protocol):
@@ -463,8 +478,9 @@ class _Trainer:
         self.first_step = FirstStepTimer(setup.config.compile)
         self.params = [p for group in setup.optimizer.param_groups for p in group["params"]]
 
-    def _batches(self) -> Iterator[Tensor]:
-        """This rank's images of each step from ``s.step`` on, drawing an epoch's order from the
+    def _batches(self) -> Iterator[tuple[Tensor, Tensor]]:
+        """This rank's ``(data positions, images)`` of each step from ``s.step`` on, drawing an
+        epoch's order from the
         run's generator when the step that starts the epoch asks for its batch (lazily: the
         draw sits between the previous step's masks and this step's, with or without
         workers). The rest of the epoch's index batches go to the loader at once."""
@@ -478,7 +494,7 @@ class _Trainer:
             last = min(per_epoch, position + s.schedule.total_steps - s.step)
             batches = [s.train_indices[order[p * size:(p + 1) * size]][s.shard.start:s.shard.stop]
                        for p in range(position, last)]
-            yield from self.loader.load(batches)
+            yield from zip(batches, self.loader.load(batches), strict=True)
 
     def _validation(self) -> dict[str, float]:
         """``val_loss``: the task loss of the held-out images (eval mode, no gradients), in
@@ -585,6 +601,21 @@ class _Trainer:
         return (f"last good checkpoint: step {self.last_checkpoint} in "
                 f"{self.run_dir / CHECKPOINT_NAME}")
 
+    def advance(self, images: Tensor) -> AdvancedStep:
+        """Step ``s.step`` of the loop on this rank's ``images``: the random resized crop (when
+        ``--crop-scale`` is set), the update, the task's after-step (the EMA), ``s.step + 1``."""
+        s = self.s
+        batch = images.to(s.device, non_blocking=True)
+        boxes = None
+        if s.config.crop_scale is not None:
+            boxes = random_crop_boxes(s.generator, s.config.crop_scale, s.shard.start,
+                                      batch.shape[0], s.shard.global_size)
+            batch = resample_boxes(batch, boxes)
+        loss_value, grad_norm, lr = self.train_step(batch)
+        s.task.after_step(s.model, s.step, s.schedule.total_steps)
+        s.step += 1
+        return AdvancedStep(loss_value, grad_norm, lr, boxes)
+
     def train_step(self, batch: Tensor) -> tuple[float, float, float]:
         """One optimizer update on this rank's ``batch``: ``(loss, pre-clip grad norm, lr)``.
         The loop's own step (``bench/throughput.py`` times it as the CLI runs it)."""
@@ -654,13 +685,8 @@ class _Trainer:
         last_loss = float(self.metrics[-1]["last_loss"]) if self.metrics else math.nan
         try:
             while s.step < schedule.total_steps:
-                batch = next(batches).to(s.device, non_blocking=True)
-                if config.crop_scale is not None:
-                    batch = random_resized_crop(batch, s.generator, config.crop_scale,
-                                                s.shard.start, s.shard.global_size)
-                loss_value, grad_norm, lr = self.train_step(batch)
-                s.task.after_step(s.model, s.step, schedule.total_steps)
-                s.step += 1
+                _, images = next(batches)
+                loss_value, grad_norm, lr = self.advance(images).values
                 last_loss = loss_value
                 window = s.log_window  # restored from the checkpoint on resume
                 window.append(loss_value)
@@ -739,6 +765,35 @@ def _final_collapse(metrics: list[dict[str, Any]]) -> dict[str, Any] | None:
     last = metrics[-1]
     return {"step": last["step"], **{name: last[name] for name in last
                                      if name.startswith("target_")}}
+
+
+@dataclass(frozen=True)
+class SimulatedRank(distributed.DistContext):
+    """Rank ``rank`` of ``world_size`` in this one process, without a process group: the rank's
+    data shard, masks, crops and schedules, but no gradient all-reduce (each rank updates from
+    its own rows). For the audit's rank contracts (``bridge.audit.reference_ranks``)."""
+
+    @property
+    def distributed(self) -> bool:
+        return False
+
+
+class StepLoop:
+    """The training loop of ``config`` as rank ``ctx`` runs it, one step per :meth:`step`, with no
+    run folder: nothing is written, logged or checkpointed. The steps are the CLI's own
+    (:meth:`_Trainer.advance`); ``checks`` see each step's forward pass as in ``train``."""
+
+    def __init__(self, config: TrainConfig, ctx: distributed.DistContext,
+                 checks: tuple[StepCheck, ...] = ()) -> None:
+        self.setup = _prepare(config, torch.device("cpu"), ctx)
+        # The run folder is never written: save() is only reached from run().
+        self._trainer = _Trainer(self.setup, Path(os.devnull), quiet=True, checks=checks)
+        self._batches = self._trainer._batches()
+
+    def step(self) -> tuple[Tensor, AdvancedStep]:
+        """The next step: this rank's data positions, and what the step did."""
+        positions, images = next(self._batches)
+        return positions, self._trainer.advance(images)
 
 
 def train(config: TrainConfig, *, out: str | None = None, resume: str | None = None,

@@ -8,4 +8,10 @@ the module itself is imported (``maskproof`` does not depend on it):
   (``pip install "maskproof[transformers]"``). ``maskproof audit
   maskproof.bridge.adapters.transformers_vitmae:TinyViTMAE`` audits a small random model;
   ``ViTMAEAdapter(model)`` / ``ViTMAEAdapter.from_pretrained(path)`` audit your own.
+* :mod:`bridge.adapters.official_mae`: the official facebookresearch/mae ``models_mae.py``,
+  imported from your own checkout (its CC-BY-NC licence keeps it out of maskproof; it needs
+  timm, and timm a torchvision that loads beside your torch).
+  ``MASKPROOF_MAE_CHECKOUT=/path/to/mae maskproof audit
+  maskproof.bridge.adapters.official_mae:TinyOfficialMAE`` audits a small model;
+  ``OfficialMAEAdapter(path, **model_kwargs)`` audits your own configuration.
 """

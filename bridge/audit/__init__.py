@@ -33,6 +33,11 @@ JEPATrainingCapability      ``jepa_trainer(seed)`` -> an object with ``context_e
                             ``train_step(images, context, targets, step)``
 FixedTensorsCapability      ``fixed_tensors(seed)`` -> tensors with documented values
                             (sin-cos tables, constant tokens)
+RankedTrainingCapability    ``rank_loop_kinds`` and ``rank_loop(kind, world_size, rank,
+                            seed)`` -> the user's training loop as one rank runs it
+                            (simulated in one process): ``step()`` -> the step's sample ids,
+                            masks and crops; ``module``, ``optimizer``, ``total_steps``,
+                            ``final_lr``, the EMA modules and the no-decay name parts
 ==========================  ===============================================================
 
 Masks are ``[B, N]`` with 1 = masked (removed from the encoder, scored by the loss); adapters of

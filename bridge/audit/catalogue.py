@@ -11,6 +11,7 @@ from maskproof.bridge.audit import (
     contracts_loss,
     contracts_masking,
     contracts_model,
+    contracts_train,
 )
 from maskproof.bridge.audit.contract import Contract
 
@@ -23,6 +24,7 @@ CATALOGUE: tuple[Contract, ...] = (
     *contracts_jepa.CONTRACTS,
     *contracts_jepa_model.CONTRACTS,
     *contracts_fixed.CONTRACTS,
+    *contracts_train.CONTRACTS,
 )
 
 BY_ID: dict[str, Contract] = {contract.id: contract for contract in CATALOGUE}

@@ -285,8 +285,12 @@ def _image_example(adapter: PatchifyCapability, draws: Draws) -> tuple[torch.Ten
         patch = draws.draw("patch", PATCH_SIDES)
     # Each axis on its own: non-square grids up to 16x16 (256 patches). Images a patch side does
     # not divide are outside PatchifyCapability ("any image shape that tiles"), so not drawn.
+    # ``patchify_square = True`` declares square-only code (the official MAE asserts H == W):
+    # it is then checked on every square grid instead of failing on its first non-square one.
     grid_h = draws.draw("grid_h", GRID_SIDES)
-    grid_w = draws.draw("grid_w", GRID_SIDES)
+    square = getattr(adapter, "patchify_square", False)
+    require(isinstance(square, bool), f"patchify_square must be a bool, got {square!r}")
+    grid_w = grid_h if square else draws.draw("grid_w", GRID_SIDES)
     batch = draws.draw("batch", st.integers(1, 2))
     images = randn((batch, chans, grid_h * patch, grid_w * patch), draws.seed())
     draws.size = images.numel()

@@ -270,11 +270,71 @@ class FixedTensorsCapability(Protocol):
         ...
 
 
+class RankStep(NamedTuple):
+    """What one step of a rank's training loop trained on, this rank's rows only.
+
+    ``sample_ids`` are the dataset positions of the rank's samples (before augmentation);
+    ``masks`` holds the step's masks, one row per sample in any layout that is equal exactly
+    when the masks are (MAE ``[B, N]`` 1 = masked; I-JEPA e.g. ``[B, 1 + M, N]`` membership of
+    the context and each target block); ``crops`` one row of crop parameters per sample, or
+    ``None`` when the loop has no random crop."""
+
+    sample_ids: list[int]
+    masks: Tensor
+    crops: Tensor | None
+
+
+@runtime_checkable
+class RankLoop(Protocol):
+    """The user's training loop as rank ``rank`` of ``world_size`` runs it, simulated in one
+    process: its data sharding, mask and crop generators, optimizer and schedules are the
+    rank's, only the gradient all-reduce is absent (each rank updates from its own rows).
+
+    ``total_steps`` is the number of optimizer steps the rank runs for the configured training
+    (kept small for the audit: the schedule contract runs all of them). ``final_lr`` is the
+    documented learning rate of the last step (``min_lr`` of a cosine schedule); a group with an
+    ``lr_scale`` entry runs at ``lr_scale`` times the schedule. With an EMA teacher,
+    ``ema_target`` / ``ema_online`` are the two modules (same parameter names) and ``ema_end``
+    the documented momentum of the last step; without one, ``ema_target`` is ``None``.
+    ``no_weight_decay_parts``: parameter-name fragments documented as not decayed beyond the
+    universal rule (tensors of rank <= 1 and names ending in ``bias`` are never decayed).
+    """
+
+    module: nn.Module
+    optimizer: torch.optim.Optimizer
+    dataset_size: int
+    total_steps: int
+    final_lr: float
+    ema_target: nn.Module | None
+    ema_online: nn.Module | None
+    ema_end: float
+    no_weight_decay_parts: tuple[str, ...]
+
+    def step(self) -> RankStep:
+        """Run the loop's next step (data, augmentation, masks, forward, backward, optimizer
+        step, schedules, EMA) and say what it trained on."""
+        ...
+
+
+@runtime_checkable
+class RankedTrainingCapability(Protocol):
+    """One or more training loops (``rank_loop_kinds``, e.g. ``("mae", "jepa")``) that a
+    contract can start as any rank of any world size it draws."""
+
+    rank_loop_kinds: tuple[str, ...]
+
+    def rank_loop(self, kind: str, world_size: int, rank: int, seed: int) -> RankLoop:
+        """A fresh loop of ``kind`` for ``rank`` of ``world_size``, seeded with ``seed`` as the
+        user's launch would seed every rank (the same command line on every rank)."""
+        ...
+
+
 #: Every capability, in the order the report lists them.
 CAPABILITIES: tuple[type, ...] = (
     RandomMaskingCapability, PatchifyCapability, MAELossCapability, EncoderCapability,
     VectorMaskCapability, ImagePatchMaskCapability, BlockMaskCapability, JEPACollatorCapability,
     JEPATrainingCapability, FixedTensorsCapability, MAEModelCapability,
+    RankedTrainingCapability,
 )
 
 

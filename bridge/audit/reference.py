@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from maskproof.bridge.audit.protocols import FixedTensor, JEPAForward, MAEForward, SinCos2D
+from maskproof.bridge.audit.reference_ranks import ReferenceRankLoop
 from maskproof.runtime import masks as runtime_masks
 from maskproof.runtime.masks import JEPAMaskBatch, MultiBlockMaskSampler, collate_jepa_masks
 from maskproof.runtime.models.ijepa import IJEPA, IJEPAConfig, ema_momentum
@@ -176,6 +177,12 @@ class ReferenceAdapter:
     # JEPATrainingCapability
     def jepa_trainer(self, seed: int) -> ReferenceJEPATrainer:
         return self.trainer_class(seed)
+
+    # RankedTrainingCapability: the CLI's training loops (bridge.audit.reference_ranks)
+    rank_loop_kinds = ("mae", "jepa")
+
+    def rank_loop(self, kind: str, world_size: int, rank: int, seed: int) -> ReferenceRankLoop:
+        return ReferenceRankLoop(kind, world_size, rank, seed)
 
     # FixedTensorsCapability
     def fixed_tensors(self, seed: int) -> list[FixedTensor]:

@@ -17,6 +17,7 @@ from maskproof.bridge.zoo import broken_jepa as J
 from maskproof.bridge.zoo import broken_lean as L
 from maskproof.bridge.zoo import broken_mae as M
 from maskproof.bridge.zoo import broken_model as D
+from maskproof.bridge.zoo import broken_train as T
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,23 @@ CARDS: tuple[Card, ...] = (
          "facebookresearch/mae forward_loss and transformers ViTMAE (modeling_vit_mae.py:853 "
          "in 5.24.0): (loss * mask).sum() / mask.sum()", "masking.empty_mask_loss_zero",
          "anything on a non-empty mask (there the code is right)"),
+    Card("rank_blind_masks", T.RankBlindMasks, "rank-unaware data, masks or schedules",
+         "pattern that facebookresearch/mae main_pretrain.py guards against by seeding each "
+         "rank with seed + rank (no single report)", "train.ranks_draw_apart",
+         "that the ranks' masks are independent, only that they are not equal"),
+    Card("one_process_horizon", T.OneProcessHorizon, "rank-unaware data, masks or schedules",
+         "solo-learn #248 (schedule horizon wrong)", "train.schedule_completes",
+         "that the schedule's shape between its ends is the documented one"),
+    Card("decay_everything", T.DecayEverything, "weight decay on the wrong parameters",
+         "pattern of AdamW(model.parameters(), weight_decay=...) that timm's "
+         "param_groups_weight_decay exists to avoid (no single report)",
+         "train.weight_decay_where_documented",
+         "that the decayed parameters get the documented amount"),
+    Card("wd_schedule_overwrites_exempt", T.WeightDecayScheduleOverwrites,
+         "weight decay on the wrong parameters",
+         "pattern of a weight-decay scheduler without facebookresearch/ijepa's WD_exclude check "
+         "(no single report)", "train.weight_decay_where_documented",
+         "anything about the first step (the groups are right until the schedule runs)"),
 )
 
 BY_NAME: dict[str, Card] = {card.name: card for card in CARDS}
