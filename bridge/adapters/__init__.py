@@ -14,4 +14,7 @@ the module itself is imported (``maskproof`` does not depend on it):
   ``MASKPROOF_MAE_CHECKOUT=/path/to/mae maskproof audit
   maskproof.bridge.adapters.official_mae:TinyOfficialMAE`` audits a small model;
   ``OfficialMAEAdapter(path, **model_kwargs)`` audits your own configuration.
+* :mod:`bridge.adapters.official_ijepa`: the official facebookresearch/ijepa collator, models
+  and train-step loss and EMA, imported from your checkout (torch and numpy only);
+  ``TinyOfficialIJEPA`` reads ``MASKPROOF_IJEPA_CHECKOUT``.
 """

@@ -70,17 +70,22 @@ def check_reachable(adapter: JEPACollatorCapability, draws: Draws) -> None:
                                  f"{cells(every - as_context)} were never context")
 
 
-def draw_masks(trainer: JEPATrainer, draws: Draws, seed: int
+def draw_masks(trainer: JEPATrainer, draws: Draws, seed: int, truncates: bool = False
                ) -> tuple[list[list[int]], list[list[list[int]]]]:
     """Per sample ``M`` target rectangles and the context = every other cell. Block ``m`` has the
     same shape in every sample: a 1x1 block first, then drawn blocks up to 2 columns wide, so the
-    target batch is padded (as real multi-block batches are) whenever the grid allows it."""
+    target batch is padded (as real multi-block batches are) whenever the grid allows it.
+
+    ``truncates`` (a trainer that declares ``truncates_to_batch_min``): every block takes one
+    drawn shape, as the official collator's blocks do, and the contexts are cut to the batch's
+    shortest, so the lists handed over are the ones such a forward uses, not ones it would cut
+    to a single cell."""
     grid_h, grid_w = trainer.grid_size
     batch = draws.draw("batch", st.integers(1, 3))
     drawn = draws.draw("block_shapes", st.lists(
         st.tuples(st.integers(1, min(2, grid_h)), st.just(min(2, grid_w))),
         min_size=1, max_size=2))
-    shapes = [(1, 1), *drawn]
+    shapes = [drawn[0]] * (1 + len(drawn)) if truncates else [(1, 1), *drawn]
     corners = torch.rand((batch, len(shapes), 2), generator=generator(seed)).tolist()
     contexts, targets = [], []
     for b in range(batch):
@@ -93,7 +98,18 @@ def draw_masks(trainer: JEPATrainer, draws: Draws, seed: int
         covered = {i for block in sample for i in block}
         contexts.append([i for i in range(grid_h * grid_w) if i not in covered])
         targets.append(sample)
+    if truncates:
+        keep = min(len(c) for c in contexts)
+        contexts = [c[:keep] for c in contexts]
     return contexts, targets
+
+
+def declares_truncation(trainer: JEPATrainer, adapter: object) -> bool:
+    """``truncates_to_batch_min``, declared on the trainer or else the adapter (default False)."""
+    value = getattr(trainer, "truncates_to_batch_min",
+                    getattr(adapter, "truncates_to_batch_min", False))
+    require(isinstance(value, bool), f"truncates_to_batch_min must be a bool, got {value!r}")
+    return value
 
 
 def padded_targets(targets: list[list[list[int]]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,7 +135,7 @@ def _trainer(adapter: JEPATrainingCapability, draws: Draws
              ) -> tuple[JEPATrainer, torch.Tensor, list[list[int]], list[list[list[int]]], int]:
     seed = draws.seed()
     trainer = adapter.jepa_trainer(seed)
-    contexts, targets = draw_masks(trainer, draws, seed)
+    contexts, targets = draw_masks(trainer, draws, seed, declares_truncation(trainer, adapter))
     images = randn((len(contexts), *trainer.image_shape), seed + 1)
     draws.size = images.numel()
     return trainer, images, contexts, targets, seed

@@ -39,7 +39,7 @@ from hypothesis import note, reject
 from hypothesis import strategies as st
 
 from maskproof.bridge.audit.contract import Contract, Draws, Violation, generator, randn, require
-from maskproof.bridge.audit.contracts_jepa import draw_masks, padded_targets
+from maskproof.bridge.audit.contracts_jepa import declares_truncation, draw_masks, padded_targets
 from maskproof.bridge.audit.contracts_model import PERTURB_SCALE, SAME_ROW
 from maskproof.bridge.audit.protocols import (
     JEPACollatorCapability,
@@ -86,8 +86,9 @@ class Example:
         self.trainer = adapter.jepa_trainer(self.seed)
         if draws.draw("perturbed", st.booleans()):
             perturb(self.trainer, self.seed + 9)
-        self.contexts, self.targets = (draw_masks(self.trainer, draws, self.seed)
-                                       if masks is None else masks)
+        self.contexts, self.targets = (
+            draw_masks(self.trainer, draws, self.seed, declares_truncation(self.trainer, adapter))
+            if masks is None else masks)
         self.images = randn((len(self.contexts), *self.trainer.image_shape), self.seed + 1)
         draws.size = self.images.numel()
 
@@ -139,19 +140,20 @@ def check_pred_follows_target_position(adapter: JEPATrainingCapability, draws: D
                     f"sample {b} block {m}: the predictions at target patches {block[i]} and "
                     f"{block[j]} are the same row (max difference {float(gaps[i, j]):.3e} <= "
                     f"{tol:.3e}): the predictor gives its mask tokens no target position")
-    # Block 0 is one cell: move it to another cell outside the context, context unchanged.
-    (cell,) = ex.targets[0][0]
-    others = sorted({i for block in ex.targets[0] for i in block} - {cell})
+    # Move the first cell of block 0 (one cell, unless the trainer truncates and every block
+    # takes one shape) to a cell of another block: outside the context, context unchanged.
+    cell = ex.targets[0][0][0]
+    others = sorted({i for block in ex.targets[0] for i in block} - set(ex.targets[0][0]))
     if not others:
-        note("sample 0 has a single target cell: nowhere to move it outside the context")
+        note("sample 0's other blocks lie inside block 0: nowhere to move it outside the context")
         reject()
     moved_to = others[int(torch.randint(len(others), (1,), generator=generator(ex.seed + 2)))]
     moved = [[list(block) for block in blocks] for blocks in ex.targets]
-    moved[0][0] = [moved_to]
+    moved[0][0][0] = moved_to
     again = ex.forward(targets=moved)
     tol = tolerance(out.pred, again.pred)
     gap = float((out.pred[0, 0, 0] - again.pred[0, 0, 0]).abs().max())
-    require(gap > tol, f"moving sample 0's one-cell target from patch {cell} to patch "
+    require(gap > tol, f"moving sample 0's first target cell from patch {cell} to patch "
                        f"{moved_to} (same context) left its prediction unchanged (max difference "
                        f"{gap:.3e} <= {tol:.3e}): the prediction ignores the target position")
 
@@ -366,7 +368,7 @@ def check_blocks_vary_per_sample(adapter: JEPACollatorCapability, draws: Draws) 
 CONTRACTS = (
     Contract("jepa.pred_follows_target_position",
              "predictions at two target positions differ: rows of one block differ, and moving "
-             "a one-cell target (same context) changes its prediction",
+             "a target cell (same context) changes its prediction",
              (JEPATrainingCapability,),
              "I-JEPA paper: the predictor's mask tokens carry the target block's positional "
              "embeddings", POSITIONS, check_pred_follows_target_position, weight=0.3),
