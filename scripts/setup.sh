@@ -16,4 +16,8 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   fi
 fi
 .venv/bin/pip install --quiet -e ".[dev]"
+# The third-party code the audit's adapter tests run (tests/bridge/third_party): timm and lightly
+# without their dependencies, whose torchvision would pull another torch build (and does not load
+# beside the CPU one; the tests put a stand-in torchvision in place, torchvision_stub.py).
+.venv/bin/pip install --quiet --no-deps "timm==1.0.31" "lightly==1.6.0"
 echo "maskproof is set up in .venv ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

@@ -17,4 +17,7 @@ the module itself is imported (``maskproof`` does not depend on it):
 * :mod:`bridge.adapters.official_ijepa`: the official facebookresearch/ijepa collator, models
   and train-step loss and EMA, imported from your checkout (torch and numpy only);
   ``TinyOfficialIJEPA`` reads ``MASKPROOF_IJEPA_CHECKOUT``.
+* :mod:`bridge.adapters.lightly_ssl`: lightly's MAE pieces and I-JEPA mask collator
+  (``pip install lightly timm``): ``maskproof audit
+  maskproof.bridge.adapters.lightly_ssl:TinyLightlyMAE`` / ``:LightlyIJEPACollator``.
 """
