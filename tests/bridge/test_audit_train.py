@@ -57,7 +57,7 @@ def test_simulated_ranks_split_the_one_process_batch(kind: str) -> None:
         assert torch.equal(torch.cat([step.masks for step in ranks]), one.masks)
 
 
-def test_the_reference_loop_ends_at_min_lr_and_near_the_final_momentum() -> None:
+def test_the_reference_loop_ends_at_min_lr() -> None:
     loop = ReferenceRankLoop("jepa", 2, 0, seed=1)
     for _ in range(loop.total_steps):
         loop.step()
